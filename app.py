@@ -1,0 +1,205 @@
+"""Marquee's browser UI (Gradio): a thin adapter over ``marquee.service.Marquee``.
+
+``python app.py`` starts it (the Hugging Face Spaces convention), as does ``marquee serve``.
+Nothing here decides anything about recommendations: it renders replies and forwards clicks.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+from contextlib import contextmanager
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from marquee.errors import MarqueeError, NotFound  # noqa: E402
+from marquee.service import Marquee, TurnResult  # noqa: E402
+from marquee.settings import Settings  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+N_CARDS = 5
+STREAM_CHUNK = 24  # characters per streamed update
+CSS = """
+.mq-card {border: 1px solid #ddd; border-radius: 10px; padding: 10px 12px; min-height: 120px}
+.mq-card h4 {margin: 0 0 4px 0}
+.mq-card .mq-meta {color: #666; font-size: 0.9em}
+.mq-card .mq-why {margin-top: 6px}
+.mq-card img {max-height: 160px; float: right; margin-left: 8px; border-radius: 6px}
+"""
+
+
+def card_html(item: dict) -> str:
+    """One recommendation card; every field is escaped (titles and whys are data, not markup)."""
+    esc = html.escape
+    year = f" ({item['year']})" if item.get("year") else ""
+    genres = ", ".join(item.get("genres") or []) or "genres unknown"
+    people = item.get("people") or {}
+    credit = ""
+    if people.get("directors"):
+        credit = f"<div class='mq-meta'>Directed by {esc(', '.join(people['directors'][:2]))}</div>"
+    image = ""
+    if item.get("image") and str(item["image"]).startswith(("http://", "https://", "/")):
+        image = f"<img src='{esc(item['image'], quote=True)}' alt='poster of {esc(item['title'], quote=True)}'>"
+    return (
+        f"<div class='mq-card'>{image}<h4>{esc(item['title'])}{esc(year)}</h4>"
+        f"<div class='mq-meta'>{esc(genres)}</div>{credit}<div class='mq-why'>{esc(item.get('why', ''))}</div></div>"
+    )
+
+
+def reply_markdown(result: TurnResult) -> str:
+    text = result.reply.text
+    if result.reply.notes:
+        text += "\n\n" + "\n".join(f"_Note: {note}_" for note in result.reply.notes)
+    return text
+
+
+def result_json(result: TurnResult) -> dict:
+    """The JSON shape shared by ``marquee recommend --json`` and the Gradio API."""
+    return {
+        "conversation": result.conversation_id,
+        "reply": result.reply.text,
+        "question": result.reply.question,
+        "notes": result.reply.notes,
+        "items": [
+            {"id": c.id, "title": c.title, "year": c.year, "genres": c.genres, "people": c.people, "why": c.why}
+            for c in result.reply.items
+        ],
+    }
+
+
+@contextmanager
+def user_errors():
+    """Turn Marquee's errors into messages the caller sees (gr.Error is shown, not hidden)."""
+    try:
+        yield
+    except MarqueeError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def build_ui(marquee: Marquee) -> gr.Blocks:
+    """The Blocks app. ``api_name``s: ``recommend``, ``feedback``, ``reset`` (see README)."""
+
+    def ensure_conversation(conversation_id: str | None) -> str:
+        if conversation_id and marquee.has_conversation(conversation_id):
+            return conversation_id
+        return marquee.new_conversation()
+
+    def cards_update(items: list[dict]) -> list:
+        updates = []
+        for slot in range(N_CARDS):
+            item = items[slot] if slot < len(items) else None
+            updates.append(gr.update(value=card_html(item) if item else "", visible=item is not None))
+            updates.append(gr.update(visible=item is not None))
+        return updates
+
+    def restore(conversation_id: str | None):
+        conversation_id = ensure_conversation(conversation_id)
+        messages, items = [], []
+        for turn in marquee.turns(conversation_id):
+            reply = turn.reply_model()
+            messages += [{"role": "user", "content": turn.utterance}, {"role": "assistant", "content": reply.text}]
+            items = [c.model_dump() for c in reply.items] if reply.items else items
+        return [conversation_id, messages, items, *cards_update(items)]
+
+    def send(message: str, history: list, conversation_id: str | None, items: list):
+        conversation_id = ensure_conversation(conversation_id)
+        history = [*history, {"role": "user", "content": message}]
+        try:
+            result = marquee.respond(conversation_id, message)
+        except MarqueeError as exc:
+            history.append({"role": "assistant", "content": f"⚠️ {exc}"})
+            yield ["", history, conversation_id, items, *cards_update(items)]
+            return
+        text = reply_markdown(result)
+        for end in range(STREAM_CHUNK, len(text), STREAM_CHUNK):
+            yield ["", [*history, {"role": "assistant", "content": text[:end]}], conversation_id, items,
+                   *[gr.update() for _ in range(2 * N_CARDS)]]
+        new_items = [c.model_dump() for c in result.reply.items] or items
+        history.append({"role": "assistant", "content": text})
+        yield ["", history, conversation_id, new_items, *cards_update(new_items)]
+
+    def press(slot: int, kind: str, conversation_id: str | None, items: list, history: list):
+        if not conversation_id or slot >= len(items):
+            return history
+        item = items[slot]
+        try:
+            marquee.feedback(conversation_id, item["id"], kind)
+        except (MarqueeError, NotFound) as exc:
+            return [*history, {"role": "assistant", "content": f"⚠️ {exc}"}]
+        verb = {"liked": "👍 Noted: you liked", "disliked": "👎 Noted: you disliked", "seen": "👁 Noted: you've seen"}[kind]
+        return [*history, {"role": "assistant", "content": f"{verb} {item['title']}. I'll take it into account."}]
+
+    def reset(conversation_id: str | None):
+        conversation_id = ensure_conversation(conversation_id)
+        marquee.reset(conversation_id)
+        message = {"role": "assistant", "content": "Preferences cleared. What would you like to watch?"}
+        return [conversation_id, [message], [], *cards_update([])]
+
+    with gr.Blocks(title="Marquee") as demo:
+        gr.Markdown("## 🎬 Marquee — tell me what you'd like to watch")
+        conversation = gr.BrowserState(None, storage_key="marquee_conversation")
+        shown = gr.State([])
+        chatbot = gr.Chatbot(height=420, label="Conversation", elem_id="mq-chat")
+        with gr.Row():
+            box = gr.Textbox(placeholder="e.g. a feel-good 90s comedy, nothing with Adam Sandler",
+                             show_label=False, scale=8, elem_id="mq-input", max_lines=4)
+            send_button = gr.Button("Send", variant="primary", scale=1, elem_id="mq-send")
+            reset_button = gr.Button("Reset", scale=1, elem_id="mq-reset")
+        card_outputs: list = []
+        with gr.Row():
+            for slot in range(N_CARDS):
+                with gr.Column(min_width=180):
+                    card = gr.HTML(visible=False, elem_id=f"mq-card-{slot}")
+                    with gr.Row(visible=False) as buttons:
+                        for kind, label in (("liked", "👍"), ("disliked", "👎"), ("seen", "👁 Seen")):
+                            gr.Button(label, size="sm", elem_id=f"mq-{kind}-{slot}").click(
+                                lambda c, i, h, s=slot, k=kind: press(s, k, c, i, h),
+                                [conversation, shown, chatbot], [chatbot], api_visibility="private",
+                            )
+                    card_outputs += [card, buttons]
+        outputs = [box, chatbot, conversation, shown, *card_outputs]
+        for trigger in (box.submit, send_button.click):
+            trigger(send, [box, chatbot, conversation, shown], outputs, api_visibility="private")
+        reset_button.click(reset, [conversation], [conversation, chatbot, shown, *card_outputs], api_visibility="private")
+        demo.load(restore, [conversation], [conversation, chatbot, shown, *card_outputs], api_visibility="private")
+
+        def api_recommend(message: str, conversation_id: str = "") -> dict:
+            """One turn; an empty conversation_id starts a new conversation."""
+            with user_errors():
+                return result_json(marquee.respond(ensure_conversation(conversation_id or None), message))
+
+        def api_feedback(conversation_id: str, item_id: str, kind: str) -> dict:
+            """Record liked / disliked / seen on an item."""
+            with user_errors():
+                state = marquee.feedback(conversation_id, item_id, kind)
+            return {"conversation": conversation_id, "liked": state.liked_ids,
+                    "disliked": state.disliked_ids, "seen": state.seen_ids}
+
+        def api_reset(conversation_id: str) -> dict:
+            """Clear the conversation's preferences."""
+            with user_errors():
+                marquee.reset(conversation_id)
+            return {"conversation": conversation_id, "reset": True}
+
+        gr.api(api_recommend, api_name="recommend")
+        gr.api(api_feedback, api_name="feedback")
+        gr.api(api_reset, api_name="reset")
+    return demo
+
+
+def main(settings: Settings | None = None) -> None:
+    """Build everything once and serve the UI on ``settings.host:settings.port``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings or Settings()
+    marquee = Marquee.open(settings, progress=True)
+    build_ui(marquee).queue(default_concurrency_limit=8).launch(
+        server_name=settings.host, server_port=settings.port, css=CSS, show_error=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

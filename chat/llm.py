@@ -1,0 +1,118 @@
+"""The one place that builds a chat model, and the one place that calls it.
+
+Agents (``chat.llm_parser``, ``chat.llm_planner``) take the model as an argument; they never
+build one. ``invoke_model`` turns every way an endpoint can fail (refused, timed out, HTTP
+error, malformed response) into an ``LLMError`` so agents handle one exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Sequence
+
+import httpx
+import openai
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from pydantic import SecretStr
+
+from marquee.errors import ConfigError, LLMError
+from marquee.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Local servers (vLLM, Ollama, llama.cpp) accept any key; the openai client insists on one.
+PLACEHOLDER_API_KEY = "not-needed"
+
+# What a client or an endpoint can raise during one request. Caught only in ``invoke_model``.
+_ENDPOINT_ERRORS: tuple[type[BaseException], ...] = (
+    openai.OpenAIError,
+    httpx.HTTPError,
+    OSError,
+    TimeoutError,
+    ValueError,  # langchain raises it for responses it cannot read (e.g. no choices)
+    KeyError,
+)
+
+
+class EndpointError(LLMError):
+    """The endpoint itself failed (refused, timed out, HTTP error, unreadable response)."""
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None):
+        super().__init__(message, attempts=1)
+        self.retryable = retryable
+        self.status = status
+
+
+def build_chat_model(settings: Settings) -> BaseChatModel | None:
+    """The configured OpenAI-compatible chat model, or ``None`` when no endpoint is configured.
+
+    Retries are the agents' job (they re-ask with the validation error), so the client's own
+    retries are off; ``settings.llm_timeout_s`` bounds every request.
+    """
+    if not settings.llm_base_url:
+        return None
+    if not settings.llm_model:
+        raise ConfigError("MARQUEE_LLM_BASE_URL is set but MARQUEE_LLM_MODEL is not: name the model to use")
+    from langchain_openai import ChatOpenAI  # imported here: only needed when an endpoint is configured
+
+    key = settings.llm_api_key or PLACEHOLDER_API_KEY
+    return ChatOpenAI(
+        base_url=settings.llm_base_url,
+        api_key=SecretStr(key),
+        model=settings.llm_model,
+        timeout=settings.llm_timeout_s,
+        max_retries=0,
+        temperature=0.0,
+    )
+
+
+def invoke_model(model: BaseChatModel | Any, messages: Sequence[BaseMessage], **kwargs: Any) -> AIMessage:
+    """Send ``messages`` and return the assistant message; any endpoint failure is an ``EndpointError``.
+
+    ``EndpointError.retryable`` is True when asking again may help (rate limit, server error) and
+    False for a refused connection or a timeout: retrying those would only make the user wait
+    another ``llm_timeout_s``, so agents fall back at once.
+    """
+    started = time.perf_counter()
+    try:
+        reply = model.invoke(list(messages), **kwargs)
+    except _ENDPOINT_ERRORS as exc:
+        logger.warning("LLM request failed after %.2f s: %s", time.perf_counter() - started, _describe(exc))
+        raise EndpointError(
+            f"the language model endpoint failed: {_describe(exc)}",
+            retryable=_retryable(exc),
+            status=getattr(exc, "status_code", None),
+        ) from exc
+    logger.debug("LLM request took %.2f s", time.perf_counter() - started)
+    if not isinstance(reply, AIMessage):
+        raise EndpointError(f"the language model returned {type(reply).__name__}, not a message", retryable=False)
+    return reply
+
+
+def message_text(message: AIMessage) -> str:
+    """The plain text of an assistant message (content may be a string or a list of parts)."""
+    content = message.content
+    if isinstance(content, str):
+        return content
+    parts = [p if isinstance(p, str) else p.get("text", "") for p in content if isinstance(p, (str, dict))]
+    return "".join(parts)
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, httpx.TimeoutException, OSError)):
+        return False
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code == 429 or exc.status_code >= 500
+    return False
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, openai.APITimeoutError):
+        return "timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return f"cannot connect ({exc.__cause__ or exc})"
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}: {str(exc)[:200]}"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"

@@ -1,0 +1,198 @@
+"""The LLM parser: an OpenAI-compatible model fills the same ``PreferenceUpdate`` as the rule parser.
+
+Validate, re-ask, fall back (instructor-style): the model's JSON is validated into
+``PreferenceUpdate`` with the catalog's genre vocabulary; an answer that does not validate is
+sent back with the error, a bounded number of times. When the endpoint is refused, times out or
+never produces a valid answer, the rule parser answers instead and the update says so in its
+notes. Every attempt is recorded for the audit log (``last_attempts``, per thread).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+from pydantic import BaseModel, Field, ValidationError
+
+from chat.llm import EndpointError, invoke_model, message_text
+from chat.parser import ParseContext, PreferenceParser, resolve_people, resolve_titles
+from chat.schemas import PreferenceUpdate
+from marquee.errors import LLMError
+from prompts.parser import render_context, render_parser_messages, render_reask
+
+logger = logging.getLogger(__name__)
+
+NOTE_NO_ANSWER = "the language model did not answer; used the rule parser"
+NOTE_INVALID_ANSWER = "the language model's answer did not validate; used the rule parser"
+
+_JSON_MODE = {"response_format": {"type": "json_object"}}
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.I)
+_TITLE_LISTS = ("titles_like", "titles_exclude")
+_MODEL_MAY_NOT_SET = ("notes",)  # notes are ours: they are shown to the user as honest remarks
+
+
+class LLMAttempt(BaseModel):
+    """One request to the model while parsing one utterance: what came back, what was wrong."""
+
+    number: int
+    output: str | None = Field(None, description="The model's text, if it answered.")
+    error: str | None = Field(None, description="Why the answer was not used, if it was not.")
+    seconds: float = 0.0
+
+
+class InvalidAnswer(ValueError):
+    """The model answered, but not with a usable ``PreferenceUpdate``; the message is re-sent to it."""
+
+
+class LLMParser:
+    """``PreferenceParser`` backed by a chat model, with the rule parser as its fallback."""
+
+    def __init__(
+        self,
+        model: Any,
+        catalog: Any,
+        *,
+        fallback: PreferenceParser,
+        max_retries: int = 2,
+        json_mode: bool = True,
+    ) -> None:
+        """``model``: a LangChain chat model (``chat.llm.build_chat_model``); ``max_retries``:
+        re-asks after the first answer; ``json_mode``: request ``response_format=json_object``
+        (turned off by itself if the endpoint rejects it)."""
+        self.model = model
+        self.catalog = catalog
+        self.fallback = fallback
+        self.max_retries = max_retries
+        self.json_mode = json_mode
+        self._genres: dict[str, str] = {g.casefold(): g for g in catalog.genres}
+        self._local = threading.local()
+
+    @property
+    def last_attempts(self) -> list[LLMAttempt]:
+        """The attempts of this thread's latest ``parse`` call (empty before the first)."""
+        return list(getattr(self._local, "attempts", []))
+
+    def parse(self, utterance: str, context: ParseContext) -> PreferenceUpdate:
+        """Parse with the model; on final failure, parse with the fallback and say so in ``notes``."""
+        attempts: list[LLMAttempt] = []
+        self._local.attempts = attempts
+        try:
+            update = self._ask(utterance, context, attempts)
+        except LLMError as exc:
+            logger.warning("LLM parser gave up after %d attempt(s): %s; using the fallback parser", exc.attempts, exc)
+            update = self.fallback.parse(utterance, context)
+            note = NOTE_NO_ANSWER if isinstance(exc.__cause__, EndpointError) else NOTE_INVALID_ANSWER
+            update.notes.append(note)
+            return update
+        return resolve_titles(update, self.catalog)
+
+    def _ask(self, utterance: str, context: ParseContext, attempts: list[LLMAttempt]) -> PreferenceUpdate:
+        """Ask, validate, re-ask; raises ``LLMError`` (caused by the last failure) when out of attempts."""
+        shown = context.shown
+        summary = render_context(context.history, [(item.label, item.genres) for item in shown])
+        messages: list[BaseMessage] = render_parser_messages(utterance, summary, self.catalog.genres)
+        last_output: str | None = None
+        total = self.max_retries + 1
+        for number in range(1, total + 1):
+            started = time.perf_counter()
+            try:
+                reply = invoke_model(self.model, messages, **(_JSON_MODE if self.json_mode else {}))
+            except EndpointError as exc:
+                attempts.append(LLMAttempt(number=number, error=str(exc), seconds=time.perf_counter() - started))
+                if self.json_mode and exc.status == 400:
+                    logger.info("endpoint rejected JSON mode; asking for plain JSON text from now on")
+                    self.json_mode = False
+                elif not exc.retryable:
+                    raise LLMError(str(exc), attempts=number, last_output=last_output) from exc
+                if number == total:
+                    raise LLMError(str(exc), attempts=number, last_output=last_output) from exc
+                continue
+            last_output = message_text(reply)
+            try:
+                update = self._validate(last_output, n_shown=len(shown))
+            except InvalidAnswer as exc:
+                attempts.append(
+                    LLMAttempt(number=number, output=last_output, error=str(exc), seconds=time.perf_counter() - started)
+                )
+                logger.info("LLM parser answer %d did not validate: %s", number, exc)
+                if number == total:
+                    raise LLMError(
+                        f"no valid answer in {number} attempt(s): {exc}", attempts=number, last_output=last_output
+                    ) from exc
+                messages = [*messages, AIMessage(last_output), render_reask(str(exc))]
+                continue
+            attempts.append(LLMAttempt(number=number, output=last_output, seconds=time.perf_counter() - started))
+            return update
+        raise LLMError("no attempts were made", attempts=0)  # only when max_retries < 0
+
+    def _validate(self, text: str, *, n_shown: int) -> PreferenceUpdate:
+        """The model's text as a ``PreferenceUpdate``, or ``InvalidAnswer`` saying what to fix."""
+        data = _json_object(text)
+        if "intent" not in data:
+            raise InvalidAnswer('the key "intent" is missing')
+        data = {k: v for k, v in data.items() if v is not None and k not in _MODEL_MAY_NOT_SET}
+        for key in _TITLE_LISTS:
+            if isinstance(data.get(key), list):
+                data[key] = [{"text": t} if isinstance(t, str) else _title_text(t) for t in data[key]]
+        for key in ("genres_include", "genres_exclude"):
+            if isinstance(data.get(key), list):
+                data[key] = self._catalog_genres(data[key], key)
+        try:
+            update = PreferenceUpdate.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors(include_url=False)
+            )
+            raise InvalidAnswer(problems) from exc
+        beyond = [p for p in update.refers_to_shown if p > n_shown]
+        if beyond:
+            raise InvalidAnswer(
+                f"refers_to_shown {beyond} points past the {n_shown} item(s) shown" if n_shown
+                else "refers_to_shown must be empty: no items were shown"
+            )
+        update.people_include = resolve_people(update.people_include, self.catalog)
+        update.people_exclude = resolve_people(update.people_exclude, self.catalog)
+        return update
+
+    def _catalog_genres(self, values: list[Any], key: str) -> list[str]:
+        """Genre names in the catalog's spelling; any other name is an ``InvalidAnswer``."""
+        known, unknown = [], []
+        for value in values:
+            name = self._genres.get(str(value).strip().casefold())
+            (known if name else unknown).append(name or str(value))
+        if unknown:
+            raise InvalidAnswer(
+                f"{key} has genre names the catalog does not use: {', '.join(map(repr, unknown))}. "
+                f"Use only: {', '.join(self.catalog.genres)} (or leave it out)"
+            )
+        return list(dict.fromkeys(known))
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """The JSON object in a model's answer (code fences and text around it are tolerated)."""
+    stripped = _FENCE.sub("", text.strip())
+    try:
+        data = json.loads(stripped)
+    except json.JSONDecodeError:
+        start, end = stripped.find("{"), stripped.rfind("}")
+        if start < 0 or end <= start:
+            raise InvalidAnswer("the answer is not valid JSON: it holds no {...} object") from None
+        try:
+            data = json.loads(stripped[start : end + 1])
+        except json.JSONDecodeError as exc:
+            raise InvalidAnswer(f"the answer is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(data, dict):
+        raise InvalidAnswer(f"the answer is JSON {type(data).__name__}, not an object")
+    return data
+
+
+def _title_text(value: Any) -> Any:
+    """A title object from the model, reduced to its text: catalog ids are resolved by us."""
+    if isinstance(value, dict) and "text" in value:
+        return {"text": value["text"]}
+    return value

@@ -1,0 +1,31 @@
+"""The planner interface shared by the policy planner and the LLM planner."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+from chat.schemas import PreferenceState, PreferenceUpdate, Reply
+from tools.base import CandidateBuffer, ToolDeps
+
+
+class TurnInput(BaseModel):
+    """Everything a planner needs for one turn."""
+
+    utterance: str
+    update: PreferenceUpdate
+    state: PreferenceState = Field(description="The conversation's preferences after merging this turn's update.")
+    history: dict[str, float] = Field(
+        default_factory=dict, description="The user's real interactions: item id -> weight (liked > 0, disliked < 0)."
+    )
+    n_items: int = Field(5, ge=1, le=100, description="Cards to return (benchmarks ask for up to 100).")
+
+
+class PlannerResult(BaseModel):
+    reply: Reply
+    buffer: CandidateBuffer
+
+
+class Planner(Protocol):
+    def respond(self, turn: TurnInput, *, deps: ToolDeps) -> PlannerResult: ...

@@ -1,0 +1,108 @@
+"""The policy planner: the embedded default that decides, without an LLM, what to do with a turn.
+
+search → filter → rank → diversify → explain, with a clarifying question only when the
+conversation gives nothing to go on, and plain answers for greetings, resets and questions
+about a shown item. ``finalize_reply`` is shared with the LLM planner: whatever a planner put
+in the candidate buffer, the cards are built here, from catalog items only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from chat.planning import PlannerResult, TurnInput
+from chat.schemas import PreferenceState, Recommendation, Reply
+from chat.state import referred_ids
+from prompts import replies
+from tools.base import CandidateBuffer, ToolDeps
+from tools.retrieve import query_text
+from tools.registry import call_tool
+
+log = logging.getLogger(__name__)
+
+SEARCH_DEPTH = 150
+MIN_POOL = 60
+
+
+class PolicyPlanner:
+    """Deterministic planner over the tool registry."""
+
+    def respond(self, turn: TurnInput, *, deps: ToolDeps) -> PlannerResult:
+        buffer = CandidateBuffer(preferences=turn.state, history=turn.history)
+        intent = turn.update.intent
+        if intent == "greet":
+            return _text(replies.WELCOME, buffer, question=True)
+        if intent == "reset":
+            return _text(replies.RESET, buffer, question=True)
+        if intent == "ask_item":
+            return _text(answer_item_question(turn, deps), buffer)
+        if intent == "other" and not _has_new_content(turn):
+            return _text(replies.OTHER, buffer)
+        if not turn.state.has_request() and not turn.history:
+            asked = call_tool("ask", {"about": "request"}, deps=deps, buffer=buffer)
+            return _text(asked.text, buffer, question=True)
+        gather_candidates(turn.state, deps, buffer)
+        return PlannerResult(reply=finalize_reply(turn, buffer, deps), buffer=buffer)
+
+
+def _has_new_content(turn: TurnInput) -> bool:
+    update = turn.update
+    return bool(update.genres_include or update.titles_like or update.people_include or update.keywords)
+
+
+def _text(text: str, buffer: CandidateBuffer, *, question: bool = False) -> PlannerResult:
+    return PlannerResult(reply=Reply(text=text, question=question), buffer=buffer)
+
+
+def gather_candidates(state: PreferenceState, deps: ToolDeps, buffer: CandidateBuffer) -> None:
+    """Fill the buffer: similar items to anchors, text matches, then popular allowed items."""
+    if state.anchor_ids:
+        call_tool("similar", {"k": SEARCH_DEPTH}, deps=deps, buffer=buffer)
+    text = query_text(state)
+    if text or state.people_include:
+        call_tool("search", {"query": text, "k": SEARCH_DEPTH}, deps=deps, buffer=buffer)
+    if not state.anchor_ids or len(buffer.items) < MIN_POOL:
+        # Popular items that satisfy the constraints compete too: text similarity alone
+        # favours obscure items whose short descriptions happen to echo the query.
+        call_tool("search", {"query": "", "k": SEARCH_DEPTH}, deps=deps, buffer=buffer)
+
+
+def finalize_reply(turn: TurnInput, buffer: CandidateBuffer, deps: ToolDeps, *, text: str | None = None) -> Reply:
+    """Filter, rank and explain what is in the buffer, and build the reply's cards."""
+    pool = [c.model_copy(deep=True) for c in buffer.items]
+    kept = call_tool("filter", {}, deps=deps, buffer=buffer)
+    if kept.kept < turn.n_items and len(turn.state.genres_include) > 1:
+        buffer.items = pool
+        call_tool("filter", {"relax_genres": True}, deps=deps, buffer=buffer)
+        buffer.note(replies.RELAXED_GENRES.format(genres=" + ".join(turn.state.genres_include)))
+    call_tool("rank", {"k": turn.n_items}, deps=deps, buffer=buffer)
+    call_tool("explain", {"k": turn.n_items}, deps=deps, buffer=buffer)
+    cards = [_card(c.id, buffer, deps) for c in buffer.items[: turn.n_items]]
+    unverified_people = sum("people" in c.unverified for c in buffer.items[: turn.n_items])
+    if unverified_people and turn.state.people_exclude:
+        buffer.note(replies.UNKNOWN_PEOPLE.format(n=unverified_people, people=", ".join(turn.state.people_exclude)))
+    notes = list(dict.fromkeys([*turn.update.notes, *buffer.notes]))
+    request = replies.describe_request(turn.state, deps.catalog)
+    if not cards:
+        return Reply(text=replies.NOTHING_FOUND.format(request=request), notes=notes)
+    reply_text = text or replies.intro(len(cards), request)
+    return Reply(text=reply_text, items=cards, notes=notes)
+
+
+def _card(item_id: str, buffer: CandidateBuffer, deps: ToolDeps) -> Recommendation:
+    item = deps.catalog.get(item_id)
+    explanation = buffer.explanations.get(item_id)
+    return Recommendation(
+        id=item.id, title=item.title, year=item.year, genres=item.genres, people=item.people,
+        image=item.image, why=explanation.why if explanation else "",
+        reasons=explanation.reasons if explanation else [],
+    )
+
+
+def answer_item_question(turn: TurnInput, deps: ToolDeps) -> str:
+    """Answer "who directed the third one?" from the catalog's facts, or say they're unknown."""
+    ids = referred_ids(turn.state, turn.update) or [t.item_id for t in turn.update.titles_like if t.item_id]
+    item = deps.catalog.get(ids[0]) if ids else None
+    if item is None:
+        return replies.WHICH_ITEM
+    return replies.item_facts(item, turn.update.ask or "general")

@@ -1,0 +1,133 @@
+"""The ``marquee`` command: serve, chat, ingest, recommend, and the eval/bench suites."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from marquee.errors import MarqueeError
+from marquee.settings import Settings
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+app = typer.Typer(help="Marquee: a conversational recommender for your catalog.", no_args_is_help=True)
+
+
+def _settings(workspace: Optional[Path] = None, catalog: Optional[Path] = None) -> Settings:
+    overrides = {k: v for k, v in {"workspace": workspace, "catalog": catalog}.items() if v is not None}
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:
+        _fail(f"bad setting: {exc}")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+WorkspaceOpt = typer.Option(None, help="Workspace folder (default: $MARQUEE_WORKSPACE or ./workspace).")
+CatalogOpt = typer.Option(None, help="Catalog folder with items.jsonl (default: the demo catalog).")
+
+
+@app.command()
+def serve(workspace: Optional[Path] = WorkspaceOpt, catalog: Optional[Path] = CatalogOpt,
+          host: Optional[str] = None, port: Optional[int] = None) -> None:
+    """Start the web app (Gradio UI) on host:port."""
+    import app as web
+
+    settings = _settings(workspace, catalog)
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    web.main(settings)
+
+
+@app.command()
+def chat(workspace: Optional[Path] = WorkspaceOpt, catalog: Optional[Path] = CatalogOpt) -> None:
+    """A conversation in the terminal. Empty line or Ctrl-D ends it."""
+    from marquee.service import Marquee
+
+    marquee = Marquee.open(_settings(workspace, catalog))
+    conversation = marquee.new_conversation()
+    typer.echo("Marquee — tell me what you'd like to watch (empty line to quit).")
+    for line in sys.stdin if not sys.stdin.isatty() else iter(lambda: input("> "), ""):
+        if not line.strip():
+            break
+        try:
+            result = marquee.respond(conversation, line)
+        except MarqueeError as exc:
+            typer.echo(f"! {exc}")
+            continue
+        typer.echo(_format_reply(result))
+
+
+def _format_reply(result) -> str:
+    lines = [result.reply.text]
+    for n, card in enumerate(result.reply.items, start=1):
+        year = f" ({card.year})" if card.year else ""
+        lines.append(f"  {n}. {card.title}{year} — {', '.join(card.genres)}")
+        lines.append(f"     {card.why}")
+    lines += [f"  note: {note}" for note in result.reply.notes]
+    return "\n".join(lines)
+
+
+@app.command()
+def recommend(
+    utterance: str = typer.Argument(..., help="What the user says."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    conversation: Optional[str] = typer.Option(None, help="Continue a stored conversation."),
+    workspace: Optional[Path] = WorkspaceOpt,
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """One turn, in-process: print the reply and the items."""
+    from app import result_json
+    from marquee.service import Marquee
+
+    marquee = Marquee.open(_settings(workspace, catalog), progress=not as_json)
+    if conversation and not marquee.has_conversation(conversation):
+        _fail(f"no conversation {conversation!r} in this workspace")
+    try:
+        result = marquee.respond(conversation, utterance)
+    except MarqueeError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(result_json(result), ensure_ascii=False) if as_json else _format_reply(result))
+    if not as_json:
+        typer.echo(f"(conversation {result.conversation_id})")
+
+
+@app.command()
+def ingest(
+    source: Path = typer.Argument(..., help="A MovieLens folder, a ReDial id2info.json, a .jsonl of items, or a Marquee catalog folder."),
+    workspace: Path = typer.Option(..., help="Workspace folder to build (catalog + index)."),
+    ratings: Optional[Path] = typer.Option(None, help="Ratings CSV (user_id,item_id,rating,timestamp) for the collaborative model."),
+) -> None:
+    """Build a workspace from a catalog source: items, vector index (with a progress bar)."""
+    from marquee.ingest import ingest_catalog
+
+    try:
+        summary = ingest_catalog(source, workspace=workspace, ratings=ratings)
+    except MarqueeError as exc:
+        _fail(str(exc))
+    typer.echo(summary.render())
+
+
+def _register_suites() -> None:
+    try:
+        from evals.cli import bench_app, eval_app
+    except ImportError:  # the eval suite is optional in a stripped install
+        logging.getLogger(__name__).debug("evals not installed")
+        return
+    app.add_typer(eval_app, name="eval")
+    app.add_typer(bench_app, name="bench")
+
+
+_register_suites()

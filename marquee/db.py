@@ -1,0 +1,199 @@
+"""Persistence with SQLModel: users, conversations, turns, tool calls and feedback.
+
+Every turn is a row with the parsed preferences, the tool calls and the reply, so the log is
+the audit trail and what tests assert against. SQLite in the workspace by default; any
+SQLAlchemy URL (PostgreSQL) through ``MARQUEE_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import UniqueConstraint, event
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
+
+from chat.schemas import PreferenceState, Reply
+from marquee.errors import ConfigError, NotFound
+
+FEEDBACK_WEIGHTS = {"liked": 1.0, "disliked": -1.0, "seen": 0.3}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UserBase(SQLModel):
+    age: int | None = Field(default=None, ge=1, le=120)
+    gender: str | None = Field(default=None, max_length=40)
+    occupation: str | None = Field(default=None, max_length=80)
+
+
+class User(UserBase, table=True):
+    id: str = Field(default_factory=_new_id, primary_key=True)
+    created_at: datetime = Field(default_factory=_now)
+
+
+class Conversation(SQLModel, table=True):
+    id: str = Field(default_factory=_new_id, primary_key=True)
+    user_id: str = Field(foreign_key="user.id", index=True)
+    owner_key: str | None = Field(default=None, index=True, description="Site key that created it (API).")
+    created_at: datetime = Field(default_factory=_now)
+    updated_at: datetime = Field(default_factory=_now)
+    state: str = Field(default="{}", description="PreferenceState as JSON.")
+
+    def preferences(self) -> PreferenceState:
+        return PreferenceState.model_validate_json(self.state or "{}")
+
+
+class Turn(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("conversation_id", "position"),)
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(foreign_key="conversation.id", index=True)
+    position: int
+    utterance: str
+    parsed: str = Field(description="PreferenceUpdate as JSON.")
+    reply: str = Field(description="Reply as JSON.")
+    parser: str = "rules"
+    planner: str = "policy"
+    latency_ms: float = 0.0
+    created_at: datetime = Field(default_factory=_now)
+
+    def reply_model(self) -> Reply:
+        return Reply.model_validate_json(self.reply)
+
+
+class ToolCall(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    turn_id: int = Field(foreign_key="turn.id", index=True)
+    position: int
+    tool: str
+    args: str
+    result: str
+
+
+class Feedback(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(foreign_key="conversation.id", index=True)
+    user_id: str = Field(foreign_key="user.id", index=True)
+    item_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=_now)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with the tables created. SQLite files get their folder made."""
+    kwargs: dict = {}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(url, **kwargs)
+    except Exception as exc:  # SQLAlchemy raises several types for a bad URL
+        raise ConfigError(f"MARQUEE_DATABASE_URL is not usable ({url!r}): {exc}") from exc
+    if url.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_user(session: Session, *, demographics: UserBase | None = None) -> User:
+    user = User.model_validate((demographics or UserBase()).model_dump())
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+def create_conversation(session: Session, *, user: User, owner_key: str | None = None) -> Conversation:
+    conversation = Conversation(user_id=user.id, owner_key=owner_key, state=PreferenceState().model_dump_json())
+    session.add(conversation)
+    session.commit()
+    session.refresh(conversation)
+    return conversation
+
+
+def get_conversation(session: Session, conversation_id: str) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"no conversation {conversation_id!r}")
+    return conversation
+
+
+def save_state(session: Session, *, conversation: Conversation, state: PreferenceState) -> None:
+    conversation.state = state.model_dump_json()
+    conversation.updated_at = _now()
+    session.add(conversation)
+    session.commit()
+
+
+def add_turn(
+    session: Session, *, conversation: Conversation, utterance: str, parsed: str, reply: Reply,
+    tool_calls: list[dict], parser: str, planner: str, latency_ms: float, state: PreferenceState,
+) -> Turn:
+    """Store one exchange, its tool calls and the new state in one transaction."""
+    position = len(session.exec(select(Turn.id).where(Turn.conversation_id == conversation.id)).all())
+    turn = Turn(
+        conversation_id=conversation.id, position=position, utterance=utterance, parsed=parsed,
+        reply=reply.model_dump_json(), parser=parser, planner=planner, latency_ms=latency_ms,
+    )
+    session.add(turn)
+    session.flush()
+    for index, call in enumerate(tool_calls):
+        session.add(ToolCall(
+            turn_id=turn.id, position=index, tool=call["tool"],
+            args=json.dumps(call["args"], default=str), result=json.dumps(call["result"], default=str)[:20000],
+        ))
+    conversation.state = state.model_dump_json()
+    conversation.updated_at = _now()
+    session.add(conversation)
+    session.commit()
+    session.refresh(turn)
+    return turn
+
+
+def list_turns(session: Session, conversation_id: str) -> list[Turn]:
+    return list(session.exec(select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.position)))
+
+
+def add_feedback(session: Session, *, conversation: Conversation, item_id: str, kind: str) -> Feedback:
+    row = Feedback(conversation_id=conversation.id, user_id=conversation.user_id, item_id=item_id, kind=kind)
+    session.add(row)
+    session.commit()
+    return row
+
+
+def user_history(session: Session, user_id: str) -> dict[str, float]:
+    """The user's feedback as item id -> weight; the latest word on an item wins."""
+    rows = session.exec(select(Feedback).where(Feedback.user_id == user_id).order_by(Feedback.id))
+    return {row.item_id: FEEDBACK_WEIGHTS.get(row.kind, 0.0) for row in rows}
+
+
+def delete_user(session: Session, user_id: str) -> None:
+    """Delete a user with their demographics, conversations, turns, tool calls and feedback."""
+    if session.get(User, user_id) is None:
+        raise NotFound(f"no user {user_id!r}")
+    conversation_ids = list(session.exec(select(Conversation.id).where(Conversation.user_id == user_id)))
+    turn_ids = list(session.exec(select(Turn.id).where(Turn.conversation_id.in_(conversation_ids))))
+    session.exec(delete(ToolCall).where(ToolCall.turn_id.in_(turn_ids)))
+    session.exec(delete(Turn).where(Turn.conversation_id.in_(conversation_ids)))
+    session.exec(delete(Feedback).where(Feedback.user_id == user_id))
+    session.exec(delete(Conversation).where(Conversation.user_id == user_id))
+    session.exec(delete(User).where(User.id == user_id))
+    session.commit()

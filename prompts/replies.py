@@ -1,0 +1,101 @@
+"""Reply templates of the embedded default (no LLM). Filled only from schema objects."""
+
+from __future__ import annotations
+
+from chat.schemas import PreferenceState
+from retrieval.catalog import Catalog, Item
+
+WELCOME = (
+    "Hi! I'm Marquee. Tell me what you feel like watching — a genre, a mood, an era, an actor or "
+    "director, or a movie you loved — and I'll suggest a few titles from the catalog, each with a "
+    "reason. You can say things like “more like the second one”, “less violent” or “I've seen "
+    "those”. What are you in the mood for?"
+)
+RESET = "Done — I've cleared your preferences for this conversation. What would you like to watch?"
+OTHER = (
+    "I can only help with finding something to watch. Tell me a genre, a mood, a movie you liked, "
+    "or an actor, and I'll suggest a few titles."
+)
+WHICH_ITEM = "Which title do you mean? You can say “the second one” or name it."
+NOTHING_FOUND = (
+    "I couldn't find anything in the catalog that fits all of that ({request}). "
+    "Try loosening one of the constraints."
+)
+RELAXED_GENRES = "Few titles have all of {genres}, so I also included titles with some of them."
+UNKNOWN_PEOPLE = (
+    "{n} of these have no cast list in the catalog, so I couldn't check them for {people}."
+)
+QUESTION_NAMES = {
+    "director": "directors", "writer": "writers", "cast": "stars",
+}
+
+
+def _span(low: int | None, high: int | None, unit: str = "") -> str | None:
+    if low and high:
+        return f"{low}–{high}{unit}"
+    if low:
+        return f"from {low}{unit} on" if not unit else f"at least {low}{unit}"
+    if high:
+        return f"up to {high}{unit}"
+    return None
+
+
+def describe_request(state: PreferenceState, catalog: Catalog) -> str:
+    """A short plain-English summary of the request, e.g. ``Comedy, 1990–1999, without Adam Sandler``."""
+    parts: list[str] = []
+    if state.genres_include:
+        parts.append(" + ".join(state.genres_include))
+    years = _span(state.year_min, state.year_max)
+    if years:
+        parts.append(years)
+    runtime = _span(state.runtime_min, state.runtime_max, " min")
+    if runtime:
+        parts.append(runtime)
+    if state.people_include:
+        parts.append("with " + ", ".join(state.people_include))
+    if state.anchor_ids:
+        titles = [catalog.get(i).label for i in state.anchor_ids if catalog.get(i)]
+        parts.append("like " + ", ".join(titles))
+    if state.keywords:
+        parts.append(", ".join(state.keywords))
+    if state.audience:
+        parts.append(f"for {state.audience}")
+    if state.genres_exclude:
+        parts.append("no " + ", ".join(state.genres_exclude))
+    if state.people_exclude:
+        parts.append("without " + ", ".join(state.people_exclude))
+    for critique in state.critiques:
+        parts.append(f"{critique.direction} {critique.attribute}")
+    return "; ".join(parts) or "your taste so far"
+
+
+def intro(n: int, request: str) -> str:
+    noun = "pick" if n == 1 else "picks"
+    return f"Here are {n} {noun} for {request}:"
+
+
+def item_facts(item: Item, ask: str) -> str:
+    """Answer a question about one item from its catalog facts only."""
+    role = QUESTION_NAMES.get(ask)
+    if role:
+        names = item.people.get(role, [])
+        verb = {"directors": "directed", "writers": "written", "stars": "starring"}[role]
+        if not names:
+            return f"The catalog doesn't list the {role} of {item.label}."
+        return f"{item.label}: {verb} {'by ' if role != 'stars' else ''}{', '.join(names)}."
+    if ask == "runtime":
+        return f"{item.label} runs {item.runtime} minutes." if item.runtime else f"The catalog has no runtime for {item.label}."
+    if ask == "year":
+        return f"{item.title} came out in {item.year}." if item.year else f"The catalog has no year for {item.title}."
+    if ask == "rating" and item.mean_rating:
+        return f"{item.label} is rated {item.mean_rating:.1f}/5 by {item.n_ratings} MovieLens users."
+    if ask == "age_rating":
+        return f"{item.label} is rated {item.age_rating}." if item.age_rating else f"The catalog has no age rating for {item.label}."
+    facts = [", ".join(item.genres) or "no genres listed"]
+    if item.people.get("directors"):
+        facts.append("directed by " + ", ".join(item.people["directors"]))
+    if item.people.get("stars"):
+        facts.append("starring " + ", ".join(item.people["stars"][:3]))
+    if item.tags:
+        facts.append("viewers tag it " + ", ".join(f"“{t}”" for t in item.tags[:4]))
+    return f"Here's what the catalog knows about {item.label}: " + "; ".join(facts) + "."

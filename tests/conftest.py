@@ -1,0 +1,77 @@
+"""Shared fixtures. Every test runs with outbound network blocked: only loopback is allowed."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _is_local(address) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX path
+        return True
+    host = address[0]
+    if host in ("localhost", "", "::1"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded_connect(self, address):
+    if not _is_local(address):
+        raise RuntimeError(f"test tried to reach the network: {address!r}")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    if not _is_local(address):
+        raise RuntimeError(f"test tried to reach the network: {address!r}")
+    return _real_connect_ex(self, address)
+
+
+@pytest.fixture(autouse=True)
+def no_outbound_network(monkeypatch):
+    """Fail any connection to a non-loopback address."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    yield
+
+
+# --- Marquee on the demo catalog -------------------------------------------------------------
+# Building the demo catalog's index with the real MiniLM takes about a minute on 2 cores, so it
+# is built once per test session; each test gets its own database.
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory):
+    return tmp_path_factory.mktemp("workspace")
+
+
+@pytest.fixture(scope="session")
+def demo_deps(demo_workspace):
+    from marquee.service import load_deps
+    from marquee.settings import Settings
+
+    return load_deps(Settings(workspace=demo_workspace), progress=False)
+
+
+@pytest.fixture
+def marquee(demo_deps, demo_workspace, tmp_path):
+    """A Marquee on the demo catalog with a fresh database, no LLM."""
+    from marquee.service import Marquee
+    from marquee.settings import Settings
+
+    settings = Settings(workspace=demo_workspace, database_url=f"sqlite:///{tmp_path / 'marquee.db'}")
+    return Marquee(settings, demo_deps)

@@ -1,0 +1,128 @@
+"""Template justifications: one or two sentences that cite only facts the item really has.
+
+Every clause is built from a fact read off the item (its genres, people, tags, year, runtime,
+ratings) or from the signal that put it in the list (similarity to a named item). Each cited
+fact is also returned as a machine-checkable reason such as ``genre:Comedy``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from chat.schemas import PreferenceState
+from retrieval.catalog import Item, fold, normalize_name
+from tools.attributes import PROXIES
+from tools.base import CandidateBuffer, Explanation, ScoredItem, ToolDeps, tool
+
+MIN_RATINGS_TO_CITE = 20
+
+
+class ExplainArgs(BaseModel):
+    """Write a short grounded justification for each of the first k candidates."""
+
+    k: int = Field(5, ge=1, le=100)
+
+
+class Explanations(BaseModel):
+    items: list[Explanation]
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _people_clause(item: Item, wanted: list[str], reasons: list[str]) -> str | None:
+    wanted_keys = {normalize_name(p) for p in wanted}
+    directors = [p for p in item.people.get("directors", []) if normalize_name(p) in wanted_keys]
+    others = [p for p in item.all_people() if normalize_name(p) in wanted_keys and p not in directors]
+    reasons += [f"person:{p}" for p in directors + others]
+    parts = []
+    if directors:
+        parts.append(f"directed by {_join(directors)}")
+    if others:
+        parts.append(f"with {_join(list(dict.fromkeys(others)))}")
+    return " and ".join(parts) or None
+
+
+def _critique_clause(item: Item, state: PreferenceState, reasons: list[str]) -> str | None:
+    for critique in state.critiques:
+        if critique.attribute not in PROXIES:
+            continue
+        raising, lowering, fragments = PROXIES[critique.attribute]
+        pool = raising if critique.direction == "more" else lowering
+        genres = [g for g in item.genres if g in pool]
+        if genres:
+            reasons += [f"genre:{g}" for g in genres]
+            word = "more" if critique.direction == "more" else "less"
+            return f"as a {_join(genres).lower()} title it leans {word} toward {critique.attribute}"
+        if critique.direction == "more":
+            tags = [t for t in item.tags if any(f in t.lower() for f in fragments)]
+            if tags:
+                reasons.append(f"tag:{tags[0]}")
+                return f"viewers tag it “{tags[0]}”"
+    return None
+
+
+def explain_item(candidate: ScoredItem, state: PreferenceState, deps: ToolDeps) -> Explanation:
+    """The why of one card."""
+    item: Item = deps.catalog.get(candidate.id)
+    reasons: list[str] = []
+    first: list[str] = []
+    anchor = deps.catalog.get(candidate.anchor_id) if candidate.anchor_id else None
+    if anchor is not None:
+        shared = [g for g in item.genres if g in anchor.genres]
+        if candidate.signals.get("cf_sim", 0) >= 0.3:
+            reasons.append(f"cf:{anchor.id}")
+            first.append(f"people who liked {anchor.label} rate it highly too")
+        if shared:
+            reasons += [f"similar:{anchor.id}"] + [f"genre:{g}" for g in shared[:3]]
+            first.append(f"it shares {_join(shared[:3]).lower()} with {anchor.title}")
+        if item.year and anchor.year and item.year > anchor.year and state.year_min and state.year_min > anchor.year:
+            reasons.append(f"year:{item.year}")
+            first.append(f"it is newer ({item.year})")
+    wanted_genres = [g for g in state.genres_include if g in item.genres]
+    if wanted_genres and anchor is None:
+        reasons += [f"genre:{g}" for g in wanted_genres]
+        era = ""
+        if item.year and (state.year_min or state.year_max):
+            reasons.append(f"year:{item.year}")
+            era = f" from {item.year}"
+        first.append(f"it's a {_join(wanted_genres).lower()}{era}")
+    people = _people_clause(item, state.people_include, reasons)
+    if people:
+        first.append(f"it's {people}")
+    critique = _critique_clause(item, state, reasons)
+    if critique:
+        first.append(critique)
+    tags = [t for t in item.tags if any(fold(k) in fold(t) for k in state.keywords if not k.startswith("not "))]
+    if tags:
+        reasons.append(f"tag:{tags[0]}")
+        first.append(f"viewers tag it “{tags[0]}”")
+    if not first and item.genres:
+        reasons += [f"genre:{g}" for g in item.genres[:2]]
+        first.append(f"it's a {_join(item.genres[:2]).lower()} title{f' from {item.year}' if item.year else ''}")
+    sentences = [_capitalize(_join(first[:3])) + "."] if first else []
+    if item.n_ratings >= MIN_RATINGS_TO_CITE and item.mean_rating:
+        reasons.append("rating")
+        sentences.append(f"Rated {item.mean_rating:.1f}/5 by {item.n_ratings} MovieLens users.")
+    if "people" in candidate.unverified:
+        reasons.append("unknown:people")
+        sentences.append("The catalog has no cast list for it, so I couldn't check who is in it.")
+    if "runtime" in candidate.unverified:
+        reasons.append("unknown:runtime")
+        sentences.append("Its runtime isn't in the catalog.")
+    why = " ".join(sentences) or f"{item.label} is in the catalog."
+    return Explanation(item_id=item.id, why=why, reasons=list(dict.fromkeys(reasons)))
+
+
+def _capitalize(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+@tool("explain", ExplainArgs, Explanations)
+def explain_candidates(args: ExplainArgs, *, deps: ToolDeps, buffer: CandidateBuffer) -> Explanations:
+    """Justify the first k candidates from their own attributes (genres, people, tags, year,
+    ratings) and from what selected them (similarity to a named item). Never invents facts."""
+    explained = [explain_item(c, buffer.preferences, deps) for c in buffer.items[: args.k]]
+    buffer.explanations.update({e.item_id: e for e in explained})
+    return Explanations(items=explained)

@@ -1,0 +1,104 @@
+"""Hard constraints: which items a request allows, and which facts the catalog cannot confirm."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from chat.schemas import PreferenceState
+from retrieval.catalog import Item
+from tools.base import CandidateBuffer, ToolDeps, tool
+
+KID_RATINGS = {"G", "PG", "TV-Y", "TV-Y7", "TV-G", "TV-PG", "U", "APPROVED", "PASSED"}
+ADULT_RATINGS = {"R", "NC-17", "TV-MA", "X"}
+KID_GENRES = {"Children"}
+NOT_FOR_KIDS_GENRES = {"Horror"}
+
+
+def check_item(item: Item, state: PreferenceState) -> tuple[bool, list[str]]:
+    """Does ``item`` satisfy the hard constraints of ``state``?
+
+    Returns (allowed, unverified): ``unverified`` names constraints the catalog cannot check
+    for this item because the fact is unknown (no cast, no runtime). Such an item is allowed
+    for exclusions ("no Adam Sandler") but never for requirements ("with Meryl Streep").
+    """
+    unverified: list[str] = []
+    genres = set(item.genres)
+    if state.genres_include and not genres:
+        return False, []
+    if any(g not in genres for g in state.genres_include):
+        return False, []
+    if genres & set(state.genres_exclude):
+        return False, []
+    if state.year_min or state.year_max:
+        if item.year is None:
+            return False, []
+        if (state.year_min and item.year < state.year_min) or (state.year_max and item.year > state.year_max):
+            return False, []
+    if state.runtime_min or state.runtime_max:
+        if item.runtime is None:
+            unverified.append("runtime")
+        elif (state.runtime_min and item.runtime < state.runtime_min) or (
+            state.runtime_max and item.runtime > state.runtime_max
+        ):
+            return False, []
+    if state.people_include:
+        known = [item.has_person(p) for p in state.people_include]
+        if not any(k is True for k in known):
+            return False, []
+    for person in state.people_exclude:
+        has = item.has_person(person)
+        if has is True:
+            return False, []
+        if has is None and "people" not in unverified:
+            unverified.append("people")
+    rating = (item.age_rating or "").upper()
+    if state.audience == "kids":
+        if genres & NOT_FOR_KIDS_GENRES or rating in ADULT_RATINGS:
+            return False, []
+        if not (genres & KID_GENRES or rating in KID_RATINGS):
+            return False, []
+    if state.audience == "adults" and genres & KID_GENRES:
+        return False, []
+    return True, unverified
+
+
+class FilterArgs(BaseModel):
+    """Keep only candidates that satisfy the conversation's hard constraints."""
+
+    relax_genres: bool = Field(
+        False, description="Accept items with ANY of the wanted genres instead of ALL of them."
+    )
+
+
+class FilterResult(BaseModel):
+    kept: int
+    removed: int
+    unverified: int = Field(description="Kept items with a constraint the catalog cannot check.")
+
+
+@tool("filter", FilterArgs, FilterResult)
+def filter_candidates(args: FilterArgs, *, deps: ToolDeps, buffer: CandidateBuffer) -> FilterResult:
+    """Remove candidates that break a hard constraint (genres in/out, years, runtime, people
+    in/out, audience) or that the user has already seen, disliked or been shown. Items whose
+    relevant facts are unknown are kept only for exclusions and are marked unverified."""
+    state = buffer.preferences
+    if args.relax_genres and len(state.genres_include) > 1:
+        state = state.model_copy(update={"genres_include": []})
+        wanted = set(buffer.preferences.genres_include)
+    else:
+        wanted = set()
+    excluded = state.excluded_ids
+    kept, removed, unverified = [], 0, 0
+    for candidate in buffer.items:
+        item = deps.catalog.get(candidate.id)
+        ok, unknown = (False, []) if item is None or candidate.id in excluded else check_item(item, state)
+        if ok and wanted and not wanted & set(item.genres):
+            ok = False
+        if not ok:
+            removed += 1
+            continue
+        candidate.unverified = unknown
+        unverified += bool(unknown)
+        kept.append(candidate)
+    buffer.items = kept
+    return FilterResult(kept=len(kept), removed=removed, unverified=unverified)

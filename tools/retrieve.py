@@ -1,0 +1,130 @@
+"""Candidate generation: text search over the item store and "similar to" over CF + content."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, Field
+
+from chat.schemas import PreferenceState
+from retrieval.catalog import normalize_name
+from retrieval.search import hybrid_search
+from retrieval.store import chroma_where
+from tools.base import CandidateBuffer, ScoredItem, ToolDeps, tool
+from tools.filtering import check_item
+
+CF_WEIGHT = 0.5  # share of collaborative vs content similarity in the "anchor" signal
+
+
+class SearchArgs(BaseModel):
+    """Find items matching free text, within the conversation's hard constraints."""
+
+    query: str = Field("", max_length=500, description="Mood, theme, genre or title words. Empty: browse by popularity.")
+    k: int = Field(150, ge=1, le=500, description="How many candidates to add.")
+
+
+class SimilarArgs(BaseModel):
+    """Find items similar to given catalog items (default: the conversation's anchors)."""
+
+    item_ids: list[str] = Field(default_factory=list, max_length=10)
+    k: int = Field(100, ge=1, le=500)
+
+
+class FoundItems(BaseModel):
+    found: int
+    top: list[str] = Field(description="Ids of the best few found, best first.")
+
+
+def state_where(state: PreferenceState) -> dict | None:
+    return chroma_where(
+        year_min=state.year_min, year_max=state.year_max,
+        genres_include=state.genres_include, genres_exclude=state.genres_exclude,
+    )
+
+
+def query_text(state: PreferenceState) -> str:
+    """The words a text search should look for: free text, wanted keywords and genres."""
+    words = [state.query, *[k for k in state.keywords if not k.lower().startswith("not ")], *state.genres_include]
+    seen: dict[str, None] = {}
+    for word in " ".join(w for w in words if w).split():
+        seen.setdefault(word, None)
+    return " ".join(seen)[:500]
+
+
+def query_vector(text: str, deps: ToolDeps):
+    """The query's embedding, computed once per text (search and rank both need it)."""
+    cache = deps.extras.setdefault("query_vectors", {})
+    if text not in cache:
+        if len(cache) > 256:
+            cache.clear()
+        cache[text] = deps.encoder.encode([text])[0]
+    return cache[text]
+
+
+def popularity_score(n_ratings: int, mean_rating: float | None) -> float:
+    """A 0..1 prior: how many people rated it and how well (shrunk toward an average 3.5)."""
+    shrunk = ((mean_rating or 3.5) * n_ratings + 3.5 * 10) / (n_ratings + 10)
+    return 0.5 * min(1.0, math.log1p(n_ratings) / math.log1p(300)) + 0.5 * (shrunk - 0.5) / 4.5
+
+
+def _found(items: list[ScoredItem]) -> FoundItems:
+    ranked = sorted(items, key=lambda i: -i.score)
+    return FoundItems(found=len(items), top=[i.id for i in ranked[:10]])
+
+
+@tool("search", SearchArgs, FoundItems)
+def search_items(args: SearchArgs, *, deps: ToolDeps, buffer: CandidateBuffer) -> FoundItems:
+    """Add candidates for a free-text query (dense embeddings + keyword/title match), already
+    restricted to the conversation's genre and year constraints. Items by people the user asked
+    for are added too. With an empty query it browses the catalog's allowed items by popularity."""
+    state = buffer.preferences
+    found: list[ScoredItem] = []
+    if args.query.strip():
+        hits = hybrid_search(
+            args.query, k=args.k, store=deps.store, encoder=deps.encoder,
+            keywords=deps.keywords, where=state_where(state),
+        )
+        found = [ScoredItem(id=i, score=s, signals=dict(sig)) for i, s, sig in hits]
+    for person in state.people_include:
+        ids = deps.catalog.by_person.get(normalize_name(person), [])
+        found += [ScoredItem(id=i, score=1.0, signals={"person": 1.0}) for i in ids]
+    if not args.query.strip():
+        found += _browse(deps, state, args.k)
+    buffer.add(found)
+    return _found(found)
+
+
+def _browse(deps: ToolDeps, state: PreferenceState, k: int) -> list[ScoredItem]:
+    allowed = [item for item in deps.catalog if check_item(item, state)[0]]
+    allowed.sort(key=lambda it: -popularity_score(it.n_ratings, it.mean_rating))
+    return [
+        ScoredItem(id=it.id, score=popularity_score(it.n_ratings, it.mean_rating), signals={"browse": 1.0})
+        for it in allowed[:k]
+    ]
+
+
+@tool("similar", SimilarArgs, FoundItems)
+def similar_items(args: SimilarArgs, *, deps: ToolDeps, buffer: CandidateBuffer) -> FoundItems:
+    """Add candidates similar to the given items: people who liked them also liked these
+    (collaborative model), and their genres, tags and people are close (item embeddings)."""
+    state = buffer.preferences
+    anchors = [i for i in (args.item_ids or state.anchor_ids) if i in deps.catalog]
+    where = state_where(state)
+    found: list[ScoredItem] = []
+    for anchor in anchors:
+        content = dict(deps.store.query(deps.store.vectors([anchor])[0], args.k + 1, where=where))
+        collab = deps.cf.similar([anchor], args.k) if deps.cf is not None else {}
+        top_cf = max(collab.values(), default=0.0) or 1.0
+        for item_id in set(content) | set(collab):
+            if item_id == anchor:
+                continue
+            cf_sim = max(0.0, collab.get(item_id, 0.0)) / top_cf
+            content_sim = max(0.0, content.get(item_id, 0.0))
+            weight = CF_WEIGHT if collab else 0.0
+            score = weight * cf_sim + (1 - weight) * content_sim
+            signals = {"anchor": score, "content_sim": content_sim}
+            if cf_sim:
+                signals["cf_sim"] = cf_sim
+            found.append(ScoredItem(id=item_id, score=score, signals=signals, anchor_id=anchor))
+    buffer.add(found)
+    return _found(found)
