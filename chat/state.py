@@ -27,12 +27,18 @@ def _extend(values: list[str], new: list[str]) -> list[str]:
     return list(dict.fromkeys([*values, *new]))
 
 
-def _starts_new_request(update: PreferenceUpdate) -> bool:
+def _starts_new_request(update: PreferenceUpdate, state: PreferenceState) -> bool:
+    """A fresh request, or "something like <a title not on screen>", which is one too."""
+    if update.refers_to_shown or update.critiques:
+        return False
     has_content = any((
         update.genres_include, update.people_include, update.titles_like, update.keywords,
         update.year_min, update.year_max, update.runtime_min, update.runtime_max, update.audience,
     ))
-    return update.intent == "recommend" and has_content and not update.refers_to_shown
+    if update.intent == "recommend":
+        return has_content
+    new_anchor = any(t.item_id and t.item_id not in state.last_shown_ids for t in update.titles_like)
+    return update.intent == "refine" and new_anchor
 
 
 def referred_ids(state: PreferenceState, update: PreferenceUpdate) -> list[str]:
@@ -48,7 +54,7 @@ def merge(state: PreferenceState, update: PreferenceUpdate, catalog: Catalog) ->
             liked_ids=state.liked_ids, disliked_ids=state.disliked_ids, seen_ids=state.seen_ids
         )
     new = state.model_copy(deep=True)
-    if _starts_new_request(update):
+    if _starts_new_request(update, state):
         blank = PreferenceState()
         for name in TOPIC_FIELDS:
             setattr(new, name, getattr(blank, name))

@@ -39,8 +39,9 @@ CatalogOpt = typer.Option(None, help="Catalog folder with items.jsonl (default: 
 
 @app.command()
 def serve(workspace: Optional[Path] = WorkspaceOpt, catalog: Optional[Path] = CatalogOpt,
-          host: Optional[str] = None, port: Optional[int] = None) -> None:
-    """Start the web app (Gradio UI) on host:port."""
+          host: Optional[str] = None, port: Optional[int] = None,
+          workers: Optional[int] = typer.Option(None, help="Worker processes (default: $MARQUEE_WORKERS or 1).")) -> None:
+    """Start the web app on host:port: the UI at /, the API at /api/v1, the widget at /widget.js."""
     import app as web
 
     settings = _settings(workspace, catalog)
@@ -48,7 +49,14 @@ def serve(workspace: Optional[Path] = WorkspaceOpt, catalog: Optional[Path] = Ca
         settings.host = host
     if port:
         settings.port = port
-    web.main(settings)
+    if workers is not None:
+        if workers < 1:
+            _fail("--workers must be at least 1")
+        settings.workers = workers
+    try:
+        web.main(settings)
+    except MarqueeError as exc:
+        _fail(str(exc))
 
 
 @app.command()

@@ -43,11 +43,45 @@ class Settings(BaseSettings):
     port: int = Field(7860, ge=1, le=65535)
     n_recommendations: int = Field(5, ge=1, le=20)
     max_utterance_chars: int = Field(2000, ge=10)
+    # --- web server, HTTP API and widget (marquee/web.py, marquee/security.py) ---
+    workers: int = Field(
+        1, ge=1, le=64,
+        description="Uvicorn worker processes. More than 1 needs a Chroma server and PostgreSQL "
+        "(and rate limits are then per worker).",
+    )
+    site_keys: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='Site keys for the HTTP API and the widget with the origins each may be used from, '
+        'as JSON: {"key": ["https://shop.example"]}. An origin may end in ":*" (any port). '
+        'Empty: only the key "demo", from http://localhost:* and http://127.0.0.1:*.',
+    )
+    ui_auth: str | None = Field(None, description='"user:password": the Gradio UI asks for this login.')
+    rate_limit_key_per_min: int = Field(
+        1200, ge=0, description="API requests per minute per site key (bursts up to this many); 0 = no limit."
+    )
+    rate_limit_ip_per_min: int = Field(
+        120, ge=0, description="API requests per minute per client IP (bursts up to this many); 0 = no limit."
+    )
+    max_body_bytes: int = Field(16_384, ge=256, le=10_000_000, description="Largest API request body accepted.")
 
     @model_validator(mode="after")
     def _llm_settings_complete(self) -> "Settings":
         if self.llm_base_url and not self.llm_model:
             raise ValueError("MARQUEE_LLM_BASE_URL is set but MARQUEE_LLM_MODEL is not")
+        return self
+
+    @model_validator(mode="after")
+    def _web_settings_valid(self) -> "Settings":
+        for key, origins in self.site_keys.items():
+            if not key.strip() or len(key) > 200:
+                raise ValueError("MARQUEE_SITE_KEYS has an empty or over-long key")
+            for origin in origins:
+                if origin != "*" and not origin.startswith(("http://", "https://")):
+                    raise ValueError(
+                        f"MARQUEE_SITE_KEYS: origin {origin!r} of key {key!r} must look like https://host[:port]"
+                    )
+        if self.ui_auth is not None and (":" not in self.ui_auth or self.ui_auth.startswith(":")):
+            raise ValueError('MARQUEE_UI_AUTH must be "user:password"')
         return self
 
     @property
