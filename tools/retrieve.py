@@ -112,7 +112,7 @@ def similar_items(args: SimilarArgs, *, deps: ToolDeps, buffer: CandidateBuffer)
     where = state_where(state)
     found: list[ScoredItem] = []
     for anchor in anchors:
-        content = dict(deps.store.query(deps.store.vectors([anchor])[0], args.k + 1, where=where))
+        content = dict(deps.store.nearest(deps.store.vectors([anchor])[0], args.k + 1, where=where))
         collab = deps.cf.similar([anchor], args.k) if deps.cf is not None else {}
         top_cf = max(collab.values(), default=0.0) or 1.0
         for item_id in set(content) | set(collab):

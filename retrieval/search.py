@@ -1,0 +1,245 @@
+"""Hybrid item search: dense (vector store) + keyword (BM25) scores, fused.
+
+:class:`KeywordIndex` is BM25 over each item's title (counted twice), genres, tags, people and
+description, held as one sparse matrix of precomputed term weights, so scoring a query is a sum
+of a few columns (well under a millisecond on 10k items). It also finds fuzzy title matches.
+
+:func:`hybrid_search` fuses the two channels; see its docstring for the fusion and the figures
+that chose it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import sparse
+
+from marquee.errors import BadInput
+from retrieval.catalog import Catalog, Item, fold, normalize_title
+
+if TYPE_CHECKING:  # pragma: no cover
+    from retrieval.encoder import TextEncoder
+    from retrieval.store import ItemStore, Where
+
+log = logging.getLogger(__name__)
+
+STOPWORDS = frozenset(
+    """a an the and or but of in on at to for with without from by about as into like than
+    is are was were be been being it its this that these those i me my we our you your he she
+    they them their his her some any something anything movie movies film films one ones
+    want looking look show find watch recommend please me more less very really just good""".split()
+)
+
+# Fusion weights chosen by the measurement described in hybrid_search's docstring.
+DENSE_WEIGHT = 0.6
+KEYWORD_WEIGHT = 0.4
+POPULARITY_WEIGHT = 0.3
+MIN_CANDIDATES = 100
+
+
+def tokenize(text: str) -> list[str]:
+    """Folded words without stopwords, with a light plural stem (``zombies`` -> ``zombie``)."""
+    tokens = []
+    for word in fold(text).split():
+        if word in STOPWORDS or len(word) < 2:
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+            word = word[:-1]
+        tokens.append(word)
+    return tokens
+
+
+def _item_tokens(item: Item, title_weight: int = 2) -> list[str]:
+    fields = [item.title] * title_weight + [" ".join(item.genres), " ".join(item.tags)]
+    fields += [" ".join(item.all_people()), item.description or ""]
+    return tokenize(" ".join(fields))
+
+
+class KeywordIndex:
+    """BM25 over item facts, plus fuzzy title lookup. Built once per catalog (~1 s for 10k)."""
+
+    def __init__(self, catalog: Catalog, *, k1: float = 1.2, b: float = 0.75, title_weight: int = 2):
+        self.catalog = catalog
+        self.ids: list[str] = list(catalog.ids)
+        self._row = {item_id: row for row, item_id in enumerate(self.ids)}
+        self.vocabulary: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        counts: list[float] = []
+        lengths = np.zeros(len(self.ids), dtype=np.float64)
+        for row, item_id in enumerate(self.ids):
+            tokens = Counter(_item_tokens(catalog.items[item_id], title_weight))
+            lengths[row] = sum(tokens.values())
+            for token, count in tokens.items():
+                rows.append(row)
+                cols.append(self.vocabulary.setdefault(token, len(self.vocabulary)))
+                counts.append(count)
+        tf = sparse.csr_matrix(
+            (np.array(counts, dtype=np.float64), (rows, cols)),
+            shape=(len(self.ids), max(len(self.vocabulary), 1)),
+        )
+        df = np.bincount(tf.indices, minlength=tf.shape[1])
+        n = len(self.ids)
+        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        avg = lengths.mean() if n and lengths.mean() > 0 else 1.0
+        norm = k1 * (1.0 - b + b * lengths / avg)
+        weights = tf.tocoo()
+        data = weights.data * (k1 + 1.0) / (weights.data + norm[weights.row]) * idf[weights.col]
+        self._weights = sparse.csc_matrix((data, (weights.row, weights.col)), shape=tf.shape)
+        self._log_ratings = np.log1p([catalog.items[i].n_ratings for i in self.ids])
+        self._max_log_ratings = float(self._log_ratings.max()) if n else 0.0
+        self._titles: list[str] = []
+        self._title_ids: list[list[str]] = []
+        for key, ids in catalog.by_title.items():
+            if key:
+                self._titles.append(key)
+                self._title_ids.append(sorted(ids, key=lambda i: -catalog.items[i].n_ratings))
+
+    def popularity(self, ids: list[str]) -> np.ndarray:
+        """``log(1 + n_ratings)`` of each item scaled so the catalog's most rated item is 1."""
+        values = np.array([self._log_ratings[self._row[i]] if i in self._row else 0.0 for i in ids])
+        return values / self._max_log_ratings if self._max_log_ratings > 0 else values
+
+    def score(self, query: str, candidate_ids: set[str] | list[str] | None = None) -> dict[str, float]:
+        """BM25 score of every item that matches at least one query word.
+
+        ``candidate_ids`` restricts the answer to those items (e.g. the ones passing filters).
+        """
+        columns = [self.vocabulary[t] for t in tokenize(query) if t in self.vocabulary]
+        if not columns:
+            return {}
+        totals = np.asarray(self._weights[:, columns].sum(axis=1)).ravel()
+        if candidate_ids is not None:
+            mask = np.zeros(len(self.ids), dtype=bool)
+            mask[[self._row[i] for i in candidate_ids if i in self._row]] = True
+            totals = np.where(mask, totals, 0.0)
+        hits = np.flatnonzero(totals > 0)
+        return {self.ids[row]: float(totals[row]) for row in hits}
+
+    def top(self, query: str, k: int, candidate_ids: set[str] | list[str] | None = None) -> list[tuple[str, float]]:
+        """The ``k`` best keyword matches, best first."""
+        scores = self.score(query, candidate_ids)
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+    def title_matches(self, text: str, *, limit: int = 5, min_score: float = 88.0) -> list[tuple[str, float]]:
+        """Items whose title fuzzily matches ``text`` (typos, missing articles), best first.
+
+        Scores are rapidfuzz WRatio values (0-100); among items sharing a title the most rated
+        comes first. A year in ``text`` ("Heat (1995)") keeps only that year's items when any match.
+        """
+        from rapidfuzz import fuzz, process
+
+        key = normalize_title(text)
+        if not key:
+            return []
+        year = re.search(r"\((\d{4})\)\s*$", text)
+        found = process.extract(key, self._titles, scorer=fuzz.WRatio, limit=limit, score_cutoff=min_score)
+        out: list[tuple[str, float]] = []
+        for _title, value, index in found:
+            ids = self._title_ids[index]
+            if year:
+                same_year = [i for i in ids if self.catalog.items[i].year == int(year.group(1))]
+                ids = same_year or ids
+            out += [(i, float(value)) for i in ids]
+        out.sort(key=lambda kv: -kv[1])  # stable: most rated first within a score
+        return out[:limit]
+
+
+def _minmax(values: np.ndarray) -> np.ndarray:
+    if values.size == 0:
+        return values
+    low, high = float(values.min()), float(values.max())
+    if high - low < 1e-9:
+        return np.ones_like(values) if high > 0 else np.zeros_like(values)
+    return (values - low) / (high - low)
+
+
+def hybrid_search(
+    query: str,
+    *,
+    k: int,
+    store: "ItemStore",
+    encoder: "TextEncoder",
+    keywords: KeywordIndex,
+    where: "Where | None" = None,
+    dense_weight: float = DENSE_WEIGHT,
+    keyword_weight: float = KEYWORD_WEIGHT,
+    popularity_weight: float = POPULARITY_WEIGHT,
+    candidates: int | None = None,
+) -> list[tuple[str, float, dict[str, float]]]:
+    """Items for a free-text query, best first: ``(item_id, score, parts)``.
+
+    ``parts`` is ``{"dense": d, "keyword": w, "popularity": p}``, each in [0, 1]. Candidates
+    are the ``max(100, 5k)`` items nearest to the query vector and as many best BM25 matches,
+    all passing ``where`` (a Chroma filter, see :func:`retrieval.store.chroma_where`). Fusion
+    is a min-max normalized weighted sum over that candidate union::
+
+        d = minmax(cosine) over the candidates      w = bm25 / max(bm25)   (0 without a hit)
+        p = log(1 + n_ratings) / log(1 + max n_ratings in the catalog)
+        score = dense_weight * d + keyword_weight * w + popularity_weight * p
+
+    Search is a candidate generator: what matters is that the items a person would want are in
+    the pool the rank step sees. Without a prior, a theme query on a catalog whose items are
+    mostly a title and genres is won by obscure titles sharing a query word. On the demo
+    catalog, rank of the expected film among k=150 results, popularity 0 -> 0.3: "space
+    adventure": Star Wars absent -> 31; "funny animated movie for kids": Toy Story absent -> 30;
+    "mafia family": The Godfather 15 -> 4; "scary haunted house": Poltergeist 128 -> 46.
+    Pass ``popularity_weight=0`` for pure text relevance.
+
+    How the fusion was chosen (a one-off script, method here): the demo catalog (9,742 items,
+    MiniLM), 2,237 ReDial validation recommendation turns, the seeker's last utterance as the
+    query, gold titles found in the catalog, items mentioned in the dialogue excluded,
+    candidate pools of 300. Recall@20 / @100:
+
+    - dense only 0.031 / 0.060; BM25 only 0.026 / 0.057
+    - reciprocal rank fusion (k=60) 0.034 / 0.063
+    - min-max sum, dense weight 0.5 / 0.6 / 0.7 (keyword the rest): 0.036 / 0.063,
+      0.038 / 0.068, 0.037 / 0.069
+    - 0.6/0.4 plus popularity 0.2 / 0.3 / 0.5 / 0.8: 0.044 / 0.096, 0.050 / 0.101,
+      0.061 / 0.109, 0.062 / 0.110
+
+    One utterance is a weak signal, so absolute figures are low; the comparison is what counts.
+    ReDial's gold items are mostly popular films, so it rewards popularity without limit; 0.3
+    is a judgement that keeps the query's theme in charge and leaves the rest to the rank step,
+    which weighs popularity again. The min-max sum also keeps each part meaningful for
+    explanations, which RRF's ranks do not.
+    """
+    if not query or not query.strip():
+        raise BadInput("the search query is empty")
+    if k < 1:
+        raise BadInput(f"k must be at least 1, got {k}")
+    weights = (dense_weight, keyword_weight, popularity_weight)
+    if min(weights) < 0 or dense_weight + keyword_weight <= 0:
+        raise BadInput("fusion weights must be non-negative, dense and keyword not both zero")
+    pool = candidates or max(MIN_CANDIDATES, 5 * k)
+    vector = encoder.encode([query])[0]
+    dense_hits = store.nearest(vector, pool, where=where) if dense_weight > 0 else []
+    allowed = store.matching_ids(where) if where is not None else None
+    keyword_hits = keywords.top(query, pool, candidate_ids=allowed) if keyword_weight > 0 else []
+    ids = list(dict.fromkeys([i for i, _ in dense_hits] + [i for i, _ in keyword_hits]))
+    ids = [i for i in ids if i in store]
+    if not ids:
+        return []
+    dense_part = _minmax(np.nan_to_num(store.similarities(vector, ids), nan=0.0).astype(np.float64))
+    keyword_raw = dict(keyword_hits)
+    bm25 = np.array([keyword_raw.get(i, 0.0) for i in ids], dtype=np.float64)
+    keyword_part = bm25 / bm25.max() if bm25.max() > 0 else bm25
+    popularity_part = keywords.popularity(ids)
+    fused = dense_weight * dense_part + keyword_weight * keyword_part + popularity_weight * popularity_part
+    order = np.lexsort((np.array(ids), -fused))[:k]
+    return [
+        (
+            ids[j],
+            float(fused[j]),
+            {
+                "dense": float(dense_part[j]),
+                "keyword": float(keyword_part[j]),
+                "popularity": float(popularity_part[j]),
+            },
+        )
+        for j in order
+    ]
