@@ -1,5 +1,6 @@
 """Words the rule parser knows: genre synonyms, moods and themes, critiques, time and length
-words, references to shown items, negation, intents. Data only; ``chat.rule_parser`` reads it.
+words, references to shown items, negation, intents. Data only; the rule parser (``chat.rules``)
+reads it.
 
 Phrases are written as people type them; the parser folds them with the same tokenizer it
 applies to utterances (``"sci-fi"`` also matches ``sci fi``; plurals of genre words are added
@@ -227,6 +228,13 @@ CRITIQUE_WORDS: dict[str, tuple[str, str]] = {
     "boring": ("action", "less"),
 }
 
+# Words before a critique word, and whether they keep the word's direction (True: "more violent")
+# or flip it (False: "less violent", "too violent").
+CRITIQUE_PREFIXES: dict[str, bool] = {
+    "more": True, "less": False, "too": False, "not too": False, "not so": False, "not as": False,
+    "not that": False, "way too": False, "a bit too": False, "a bit more": True, "a bit less": False,
+    "much more": True, "a little more": True, "a little less": False, "even more": True,
+}
 # Words that carry their own direction (comparatives and set phrases).
 CRITIQUE_PHRASES: dict[str, tuple[str, str]] = {
     "bloodier": ("violence", "more"), "gorier": ("violence", "more"), "more brutal": ("violence", "more"),
@@ -349,7 +357,8 @@ ALL_SHOWN = (
 )
 # Pronouns that point at a shown item when only one can be meant.
 POINTERS = ("it", "that one", "this one", "that movie", "this movie", "that film", "this film", "that", "this")
-NUMBERED = ("#", "number", "no", "num", "option", "item", "pick", "choice", "movie", "film", "card")
+# Words before a number that point at a shown item ("number 3", "option 2", "no. 3"; "#3" is read apart).
+NUMBERED = ("number", "option", "item", "pick", "choice", "card", "no", "num")
 
 # --- negation -----------------------------------------------------------------------------
 NEGATORS: tuple[str, ...] = (
@@ -420,10 +429,8 @@ FUZZY_TITLE_CUES: tuple[str, ...] = (
     "like", "similar to", "seen", "saw", "watched", "loved", "liked", "enjoyed", "hated", "disliked",
     "than", "what about", "how about", "fan of", "the movie", "the film", "called", "titled",
 )
-PERSON_CUES: tuple[str, ...] = (
-    "by", "with", "starring", "featuring", "directed by", "written by", "from", "stars", "actor",
-    "actress", "director", "filmmaker",
-)
+# Words right before a surname that show a person follows ("by Nolan", "directed by Nolan", "starring Hanks").
+PERSON_CUES: frozenset[str] = frozenset(("by", "with", "starring", "featuring"))
 
 # --- feedback, questions and intents ------------------------------------------------------
 FEEDBACK_PHRASES: dict[str, str] = {
@@ -502,6 +509,11 @@ MORE_CUES: tuple[str, ...] = (
     "any more", "some more", "similar", "like that", "like those", "like these", "like this",
     "like them", "like it", "similar ones", "similar movies",
 )
+# Phrases that say the titles after them are what to match: a "like" frame.
+LIKE_CUES: tuple[str, ...] = (
+    "like", "similar to", "such as", "in the vein of", "along the lines of", "reminds me of",
+    "in the style of", "same as", "as good as",
+)
 # Phrases that ask for items similar to the titles just named ("I've seen X, anything similar?").
 SIMILAR_CUES: tuple[str, ...] = (
     "similar", "like that", "like those", "like these", "like this", "like them", "like it",
@@ -537,7 +549,7 @@ directed starring featuring written made released produced actor actress directo
 
 # Words frequent in movie chat (at least 5 messages of the ReDial validation dialogues, people's
 # names removed, a few name-like English words kept). A title made only of these words is not
-# taken from lower-case text without a cue ("it", "up", "heat wave"), see chat.rule_parser.
+# taken from lower-case text without a cue ("it", "up", "heat wave"), see chat.rules.titles.
 COMMON_WORDS: frozenset[str] = frozenset("""
     able about absolutely across action actor actors actress actresses actually add admit adult
     adults adventure after afternoon again age ages ago agree agreed ahead ahh alien aliens
