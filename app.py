@@ -42,8 +42,9 @@ def card_html(item: dict) -> str:
     if people.get("directors"):
         credit = f"<div class='mq-meta'>Directed by {esc(', '.join(people['directors'][:2]))}</div>"
     image = ""
-    if item.get("image") and str(item["image"]).startswith(("http://", "https://", "/")):
-        image = f"<img src='{esc(item['image'], quote=True)}' alt='poster of {esc(item['title'], quote=True)}'>"
+    if item.get("image"):
+        src = item["image"] if str(item["image"]).startswith(("http://", "https://")) else f"/api/v1/items/{item['id']}/image"
+        image = f"<img src='{esc(src, quote=True)}' alt='poster of {esc(item['title'], quote=True)}'>"
     return (
         f"<div class='mq-card'>{image}<h4>{esc(item['title'])}{esc(year)}</h4>"
         f"<div class='mq-meta'>{esc(genres)}</div>{credit}<div class='mq-why'>{esc(item.get('why', ''))}</div></div>"
@@ -51,9 +52,9 @@ def card_html(item: dict) -> str:
 
 
 def reply_markdown(result: TurnResult) -> str:
-    text = result.reply.text
+    text = html.escape(result.reply.text)  # the reply can echo the user's words: show them as text
     if result.reply.notes:
-        text += "\n\n" + "\n".join(f"_Note: {note}_" for note in result.reply.notes)
+        text += "\n\n" + "\n".join(f"_Note: {html.escape(note)}_" for note in result.reply.notes)
     return text
 
 
@@ -65,7 +66,7 @@ def result_json(result: TurnResult) -> dict:
         "question": result.reply.question,
         "notes": result.reply.notes,
         "items": [
-            {"id": c.id, "title": c.title, "year": c.year, "genres": c.genres, "people": c.people, "why": c.why}
+            {"id": c.id, "title": c.title, "year": c.year, "genres": c.genres, "people": c.people, "image": c.image, "why": c.why}
             for c in result.reply.items
         ],
     }
@@ -96,7 +97,7 @@ def build_ui(marquee: Marquee) -> gr.Blocks:
             updates.append(gr.update(visible=item is not None))
         return updates
 
-    def restore(conversation_id: str | None):
+    def on_load(conversation_id: str | None):
         conversation_id = ensure_conversation(conversation_id)
         messages, items = [], []
         for turn in marquee.turns(conversation_id):
@@ -105,7 +106,7 @@ def build_ui(marquee: Marquee) -> gr.Blocks:
             items = [c.model_dump() for c in reply.items] if reply.items else items
         return [conversation_id, messages, items, *cards_update(items)]
 
-    def send(message: str, history: list, conversation_id: str | None, items: list):
+    def on_send(message: str, history: list, conversation_id: str | None, items: list):
         conversation_id = ensure_conversation(conversation_id)
         history = [*history, {"role": "user", "content": message}]
         try:
@@ -122,7 +123,7 @@ def build_ui(marquee: Marquee) -> gr.Blocks:
         history.append({"role": "assistant", "content": text})
         yield ["", history, conversation_id, new_items, *cards_update(new_items)]
 
-    def press(slot: int, kind: str, conversation_id: str | None, items: list, history: list):
+    def on_press(slot: int, kind: str, conversation_id: str | None, items: list, history: list):
         if not conversation_id or slot >= len(items):
             return history
         item = items[slot]
@@ -131,9 +132,9 @@ def build_ui(marquee: Marquee) -> gr.Blocks:
         except (MarqueeError, NotFound) as exc:
             return [*history, {"role": "assistant", "content": f"⚠️ {exc}"}]
         verb = {"liked": "👍 Noted: you liked", "disliked": "👎 Noted: you disliked", "seen": "👁 Noted: you've seen"}[kind]
-        return [*history, {"role": "assistant", "content": f"{verb} {item['title']}. I'll take it into account."}]
+        return [*history, {"role": "assistant", "content": f"{verb} {html.escape(item['title'])}. I'll take it into account."}]
 
-    def reset(conversation_id: str | None):
+    def on_reset(conversation_id: str | None):
         conversation_id = ensure_conversation(conversation_id)
         marquee.reset(conversation_id)
         message = {"role": "assistant", "content": "Preferences cleared. What would you like to watch?"}
@@ -157,15 +158,15 @@ def build_ui(marquee: Marquee) -> gr.Blocks:
                     with gr.Row(visible=False) as buttons:
                         for kind, label in (("liked", "👍"), ("disliked", "👎"), ("seen", "👁 Seen")):
                             gr.Button(label, size="sm", elem_id=f"mq-{kind}-{slot}").click(
-                                lambda c, i, h, s=slot, k=kind: press(s, k, c, i, h),
+                                lambda c, i, h, s=slot, k=kind: on_press(s, k, c, i, h),
                                 [conversation, shown, chatbot], [chatbot], api_visibility="private",
                             )
                     card_outputs += [card, buttons]
         outputs = [box, chatbot, conversation, shown, *card_outputs]
         for trigger in (box.submit, send_button.click):
-            trigger(send, [box, chatbot, conversation, shown], outputs, api_visibility="private")
-        reset_button.click(reset, [conversation], [conversation, chatbot, shown, *card_outputs], api_visibility="private")
-        demo.load(restore, [conversation], [conversation, chatbot, shown, *card_outputs], api_visibility="private")
+            trigger(on_send, [box, chatbot, conversation, shown], outputs, api_visibility="private")
+        reset_button.click(on_reset, [conversation], [conversation, chatbot, shown, *card_outputs], api_visibility="private")
+        demo.load(on_load, [conversation], [conversation, chatbot, shown, *card_outputs], api_visibility="private")
 
         def api_recommend(message: str, conversation_id: str = "") -> dict:
             """One turn; an empty conversation_id starts a new conversation."""
@@ -192,13 +193,12 @@ def build_ui(marquee: Marquee) -> gr.Blocks:
 
 
 def main(settings: Settings | None = None) -> None:
-    """Build everything once and serve the UI on ``settings.host:settings.port``."""
+    """Serve the whole web app with uvicorn on ``settings.host:settings.port`` (``settings.workers``):
+    this UI at ``/``, the JSON API under ``/api/v1``, the widget at ``/widget.js``, ``/healthz``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = settings or Settings()
-    marquee = Marquee.open(settings, progress=True)
-    build_ui(marquee).queue(default_concurrency_limit=8).launch(
-        server_name=settings.host, server_port=settings.port, css=CSS, show_error=False,
-    )
+    from marquee.web import serve
+
+    serve(settings or Settings())
 
 
 if __name__ == "__main__":

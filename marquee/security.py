@@ -199,7 +199,24 @@ class ApiGuard:
         except ApiError as exc:
             await send_error(send, exc)
             return
-        await self.app(scope, receive, send)
+        await self._call_app(scope, receive, send)
+
+    async def _call_app(self, scope, receive, send) -> None:
+        """Run the app; a bug becomes ``500 internal_error`` (no details) instead of a dropped connection."""
+        started = False
+
+        async def sending(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            log.exception("unexpected error in %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            await send_error(send, ApiError(500, "internal_error", "something went wrong on the server"))
 
     def _cors_headers(self, origin: str | None, key: str | None) -> list[tuple[bytes, bytes]]:
         if origin is None:

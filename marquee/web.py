@@ -13,9 +13,12 @@ import json
 import logging
 import os
 import re
+import threading
+import time
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, TypeVar
+from typing import Any, AsyncIterator, Callable, Iterator, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Security
@@ -169,11 +172,6 @@ def install_error_handlers(app: FastAPI) -> None:
         code = STATUS_CODES.get(exc.status_code, "internal_error" if exc.status_code >= 500 else "bad_input")
         return error_response(exc.status_code, code, str(exc.detail))
 
-    @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error in the API", exc_info=exc)
-        return error_response(500, "internal_error", "something went wrong on the server")
-
 
 # --- the API ----------------------------------------------------------------------------------
 
@@ -317,15 +315,16 @@ def stream_error(exc: Exception) -> ErrorResponse:
     return ErrorResponse.model_validate({"error": {"code": code, "message": message}})
 
 
-def unknown_api_route(app: FastAPI) -> Callable:
+def unknown_api_route(router: APIRouter) -> Callable:
     """``404 not_found`` for paths under /api that no route serves, ``405`` for a wrong method."""
 
     async def unknown(request: Request) -> JSONResponse:
         path = request.url.path
-        for route in app.router.routes:
-            regex = getattr(route, "path_regex", None)
-            if getattr(route, "include_in_schema", False) and regex is not None and regex.match(path):
-                return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {path}")
+        allowed = {method for route in router.routes if getattr(route, "path_regex", None) is not None
+                   and route.path_regex.match(path) for method in getattr(route, "methods", ())}
+        if allowed:
+            return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {path}",
+                                  {"Allow": ", ".join(sorted(allowed))})
         return error_response(404, "not_found", f"no API route {path}")
 
     return unknown
@@ -346,9 +345,11 @@ def create_app(marquee: Marquee, settings: Settings | None = None, *, ui: bool =
         openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None,
     )
     install_error_handlers(app)
+    document_stream_events(app)
     app.add_middleware(ApiGuard, keys=keys, limiter=limiter, settings=settings)
-    app.include_router(api_router(marquee, settings, keys, limiter))
-    app.add_api_route("/api/{rest:path}", unknown_api_route(app), include_in_schema=False,
+    router = api_router(marquee, settings, keys, limiter)
+    app.include_router(router)
+    app.add_api_route("/api/{rest:path}", unknown_api_route(router), include_in_schema=False,
                       methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
 
     @app.get("/healthz", response_model=Health, tags=["ops"], responses={503: {"model": ErrorResponse}})
@@ -368,6 +369,35 @@ def create_app(marquee: Marquee, settings: Settings | None = None, *, ui: bool =
     if ui:
         mount_ui(app, marquee, settings)
     return app
+
+
+STREAM_EVENTS: dict[str, type[BaseModel]] = {
+    "start": StreamStart, "text": StreamText, "items": StreamItems, "done": StreamDone, "error": ErrorResponse,
+}
+
+
+def document_stream_events(app: FastAPI) -> None:
+    """Add the Server-Sent Event payloads to the OpenAPI schema (FastAPI only sees JSON bodies)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in STREAM_EVENTS.values():
+                model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, definition in model_schema.pop("$defs", {}).items():
+                    components.setdefault(name, definition)
+                components.setdefault(model.__name__, model_schema)
+            stream = schema["paths"][f"{API_PREFIX}/conversations/{{conversation_id}}/messages/stream"]["post"]
+            stream["responses"]["200"]["content"]["text/event-stream"] = {
+                "schema": {"type": "string", "description": "`event: NAME` and `data: JSON` blocks."},
+                "x-events": {name: {"$ref": f"#/components/schemas/{model.__name__}"}
+                             for name, model in STREAM_EVENTS.items()},
+            }
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def mount_ui(app: FastAPI, marquee: Marquee, settings: Settings) -> None:
@@ -412,3 +442,25 @@ def serve(settings: Settings) -> None:
     export_settings(settings)
     uvicorn.run("marquee.web:create_app_from_env", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers, log_level="info")
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int = 0,
+                    start_timeout_s: float = 60.0) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a background thread (tests, examples); yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, name="marquee-web", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the web server did not start on {host}:{port}")
+        time.sleep(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)

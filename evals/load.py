@@ -1,0 +1,329 @@
+"""The load benchmark: N simulated users chatting at once with a real Marquee server over HTTP.
+
+``run_load_test`` starts the server (uvicorn, the real app) on a free loopback port with a fresh
+database, lets ``users`` simulated users each open a conversation and send ``turns`` messages
+back to back (half of them through the streaming endpoint, as the widget does), then stops the
+server and checks in the database that every message sent is stored exactly once, in order.
+
+Rate limits are switched off for the run: every simulated user comes from 127.0.0.1, and what is
+measured is the service, not the limiter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Optional
+
+import httpx
+import numpy as np
+import typer
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from marquee import db
+from marquee.errors import BadInput, MarqueeError
+from marquee.settings import REPO_ROOT
+
+log = logging.getLogger(__name__)
+
+SITE_KEY = "load-test"
+MAX_USERS = 1000
+MAX_TURNS = 50
+REQUEST_TIMEOUT_S = 300.0
+
+# What simulated users say, in order; user i starts at line i so the server sees varied turns.
+UTTERANCES: tuple[str, ...] = (
+    "a feel-good 90s comedy, nothing with Tom Cruise",
+    "more like the second one, but newer",
+    "something like Toy Story but for adults",
+    "less violent",
+    "a scary movie, not too gory",
+    "shorter please",
+    "sci-fi with a twist ending",
+    "older, something from the 80s",
+    "a romantic comedy for date night",
+    "funnier",
+    "movies directed by Christopher Nolan",
+    "an animated movie for my kids under 90 minutes",
+    "I loved Inception and The Matrix",
+    "a western with Clint Eastwood",
+    "a war movie that is not too long",
+    "documentary about music",
+)
+
+
+class LoadReport(BaseModel):
+    """What a load run measured. The first seven fields are the benchmark's JSON contract."""
+
+    users: int
+    turns_sent: int = Field(description="Message requests sent.")
+    turns_stored: int = Field(description="Turns found in the database for the run's conversations.")
+    errors: int = Field(description="Requests that failed (any non-2xx, a stream error, a timeout).")
+    p50_ms: float
+    p95_ms: float
+    turns_per_s: float = Field(description="Successful turns per second of the whole run.")
+    turns_per_user: int
+    lost: int = Field(description="Messages sent but not stored.")
+    duplicated: int = Field(description="Messages stored more than once.")
+    out_of_order: int = Field(description="Conversations whose stored turns are not in the order sent.")
+    max_ms: float
+    wall_s: float
+    startup_s: float
+    error_codes: dict[str, int] = Field(default_factory=dict)
+
+
+class _Run:
+    """The client side of one run: what each user sent, latencies and errors."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, list[str]] = {}
+        self.latencies_ms: list[float] = []
+        self.errors: Counter[str] = Counter()
+
+    def fail(self, code: str) -> None:
+        self.errors[code] += 1
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _server_env(workspace: Path | None, catalog: Path | None, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARQUEE_")}
+    env.update({
+        "MARQUEE_DATABASE_URL": database_url,
+        "MARQUEE_SITE_KEYS": json.dumps({SITE_KEY: []}),
+        "MARQUEE_RATE_LIMIT_KEY_PER_MIN": "0",
+        "MARQUEE_RATE_LIMIT_IP_PER_MIN": "0",
+        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False",
+    })
+    for name in ("LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL", "CHROMA_HOST", "CHROMA_PORT", "TEXT_MODEL"):
+        if f"MARQUEE_{name}" in os.environ:
+            env[f"MARQUEE_{name}"] = os.environ[f"MARQUEE_{name}"]
+    if workspace is not None:
+        env["MARQUEE_WORKSPACE"] = str(workspace)
+    elif "MARQUEE_WORKSPACE" in os.environ:
+        env["MARQUEE_WORKSPACE"] = os.environ["MARQUEE_WORKSPACE"]
+    if catalog is not None:
+        env["MARQUEE_CATALOG"] = str(catalog)
+    elif "MARQUEE_CATALOG" in os.environ:
+        env["MARQUEE_CATALOG"] = os.environ["MARQUEE_CATALOG"]
+    return env
+
+
+def start_server(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """The real app under uvicorn in its own process (the client must not share its GIL)."""
+    command = [sys.executable, "-m", "uvicorn", "marquee.web:create_app_from_env", "--factory",
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    with open(log_path, "wb") as log_file:
+        return subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+
+
+def wait_until_healthy(process: subprocess.Popen, url: str, log_path: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise MarqueeError(f"the server exited with code {process.returncode}: {_tail(log_path)}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise MarqueeError(f"the server did not answer /healthz within {timeout_s:.0f} s: {_tail(log_path)}")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _tail(path: Path, chars: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return "(no server log)"
+
+
+async def _send(client: httpx.AsyncClient, conversation_id: str, text: str, stream: bool) -> str | None:
+    """One turn; None when it succeeded, else the error code."""
+    path = f"/api/v1/conversations/{conversation_id}/messages"
+    if not stream:
+        response = await client.post(path, json={"text": text})
+        return None if response.status_code == 200 else _code(response)
+    async with client.stream("POST", f"{path}/stream", json={"text": text}) as response:
+        if response.status_code != 200:
+            await response.aread()
+            return _code(response)
+        events = [line[7:].strip() async for line in response.aiter_lines() if line.startswith("event: ")]
+    if "error" in events:
+        return "stream_error"
+    return None if events and events[-1] == "done" else "stream_incomplete"
+
+
+def _code(response: httpx.Response) -> str:
+    try:
+        return response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return f"http_{response.status_code}"
+
+
+async def _user(client: httpx.AsyncClient, index: int, turns: int, run: _Run) -> None:
+    try:
+        response = await client.post("/api/v1/conversations", json={})
+    except httpx.HTTPError as exc:
+        run.fail(type(exc).__name__)
+        return
+    if response.status_code != 201:
+        run.fail(_code(response))
+        return
+    conversation_id = response.json()["conversation_id"]
+    run.sent[conversation_id] = []
+    for turn in range(turns):
+        text = UTTERANCES[(index + turn) % len(UTTERANCES)]
+        run.sent[conversation_id].append(text)
+        started = time.perf_counter()
+        try:
+            failure = await _send(client, conversation_id, text, stream=index % 2 == 1)
+        except httpx.HTTPError as exc:
+            failure = type(exc).__name__
+        if failure:
+            run.fail(failure)
+        else:
+            run.latencies_ms.append((time.perf_counter() - started) * 1000)
+
+
+async def _simulate(url: str, users: int, turns: int, timeout_s: float, run: _Run) -> None:
+    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
+    async with httpx.AsyncClient(base_url=url, headers={"X-Marquee-Key": SITE_KEY}, limits=limits,
+                                 timeout=httpx.Timeout(REQUEST_TIMEOUT_S, connect=30.0)) as client:
+        tasks = [asyncio.create_task(_user(client, i, turns, run)) for i in range(users)]
+        done, pending = await asyncio.wait(tasks, timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+            run.fail("timeout")
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def verify_stored(database_url: str, sent: dict[str, list[str]]) -> tuple[int, int, int, int]:
+    """(stored, lost, duplicated, out_of_order) for the run's conversations, read from the database."""
+    engine = db.make_engine(database_url)
+    stored = lost = duplicated = out_of_order = 0
+    try:
+        with Session(engine) as session:
+            for conversation_id, texts in sent.items():
+                rows = session.exec(select(db.Turn.utterance).where(db.Turn.conversation_id == conversation_id)
+                                    .order_by(db.Turn.position)).all()
+                stored += len(rows)
+                lost += sum((Counter(texts) - Counter(rows)).values())
+                duplicated += sum((Counter(rows) - Counter(texts)).values())
+                out_of_order += int(Counter(rows) == Counter(texts) and list(rows) != texts)
+    finally:
+        engine.dispose()
+    return stored, lost, duplicated, out_of_order
+
+
+def run_load_test(users: int, turns: int, *, workspace: Path | None = None, catalog: Path | None = None,
+                  timeout_s: float = 900.0, startup_timeout_s: float = 600.0) -> dict[str, Any]:
+    """Run the benchmark and return its JSON report (see :class:`LoadReport`).
+
+    ``timeout_s`` bounds the simulation (unfinished users count as errors); the server's start
+    (loading the models, building the index on a fresh workspace) is bounded by ``startup_timeout_s``.
+    """
+    if not 1 <= users <= MAX_USERS:
+        raise BadInput(f"--users must be between 1 and {MAX_USERS}")
+    if not 1 <= turns <= MAX_TURNS:
+        raise BadInput(f"--turns must be between 1 and {MAX_TURNS}")
+    with tempfile.TemporaryDirectory(prefix="marquee-load-") as tmp:
+        database_url = f"sqlite:///{Path(tmp) / 'load.db'}"
+        port, log_path = free_port(), Path(tmp) / "server.log"
+        url = f"http://127.0.0.1:{port}"
+        started = time.perf_counter()
+        process = start_server(port, _server_env(workspace, catalog, database_url), log_path)
+        run = _Run()
+        try:
+            wait_until_healthy(process, url, log_path, startup_timeout_s)
+            startup_s = time.perf_counter() - started
+            log.info("server up in %.1f s; %d users x %d turns", startup_s, users, turns)
+            began = time.perf_counter()
+            asyncio.run(_simulate(url, users, turns, timeout_s, run))
+            wall_s = time.perf_counter() - began
+        finally:
+            stop_server(process)
+        stored, lost, duplicated, out_of_order = verify_stored(database_url, run.sent)
+    return _report(users, turns, run, stored, lost, duplicated, out_of_order, wall_s, startup_s).model_dump()
+
+
+def _report(users: int, turns: int, run: _Run, stored: int, lost: int, duplicated: int, out_of_order: int,
+            wall_s: float, startup_s: float) -> LoadReport:
+    latencies = np.array(run.latencies_ms) if run.latencies_ms else np.zeros(1)
+    return LoadReport(
+        users=users, turns_sent=sum(len(t) for t in run.sent.values()), turns_stored=stored,
+        errors=sum(run.errors.values()),
+        p50_ms=round(float(np.percentile(latencies, 50)), 1), p95_ms=round(float(np.percentile(latencies, 95)), 1),
+        turns_per_s=round(len(run.latencies_ms) / wall_s, 2) if wall_s > 0 else 0.0, turns_per_user=turns,
+        lost=lost, duplicated=duplicated, out_of_order=out_of_order,
+        max_ms=round(float(latencies.max()), 1), wall_s=round(wall_s, 2), startup_s=round(startup_s, 1),
+        error_codes=dict(run.errors),
+    )
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The report as a few aligned lines for a person."""
+    verdict = "OK" if report["errors"] == 0 and report["lost"] == 0 and report["duplicated"] == 0 else "PROBLEMS"
+    rows = [
+        ("users x turns", f"{report['users']} x {report['turns_per_user']}"),
+        ("turns sent / stored", f"{report['turns_sent']} / {report['turns_stored']}"),
+        ("lost / duplicated / out of order", f"{report['lost']} / {report['duplicated']} / {report['out_of_order']}"),
+        ("errors", f"{report['errors']} {report['error_codes'] or ''}".strip()),
+        ("turn latency p50 / p95 / max", f"{report['p50_ms']:.0f} / {report['p95_ms']:.0f} / {report['max_ms']:.0f} ms"),
+        ("throughput", f"{report['turns_per_s']:.2f} turns/s over {report['wall_s']:.1f} s"),
+        ("server start", f"{report['startup_s']:.1f} s"),
+        ("verdict", verdict),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def bench_load(
+    users: int = typer.Option(100, help="Simulated users chatting at once."),
+    turns: int = typer.Option(5, help="Messages each user sends."),
+    json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
+    workspace: Optional[Path] = typer.Option(None, help="Workspace folder (default: $MARQUEE_WORKSPACE or ./workspace)."),
+    catalog: Optional[Path] = typer.Option(None, help="Catalog folder (default: the demo catalog)."),
+    timeout_s: float = typer.Option(900.0, "--timeout", help="Seconds the simulation may take."),
+) -> None:
+    """N users chat at once with a real server on loopback: latency, throughput, errors, lost turns.
+
+    Exit code 1 when a request failed or a turn was lost or duplicated; 2 on bad options.
+    """
+    import json as json_lib
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        report = run_load_test(users, turns, workspace=workspace, catalog=catalog, timeout_s=timeout_s)
+    except MarqueeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    typer.echo(json_lib.dumps(report) if json else format_table(report))
+    if report["errors"] or report["lost"] or report["duplicated"]:
+        raise typer.Exit(1)
