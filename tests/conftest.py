@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -56,7 +57,9 @@ def no_outbound_network(monkeypatch):
 
 @pytest.fixture(scope="session")
 def demo_workspace(tmp_path_factory):
-    return tmp_path_factory.mktemp("workspace")
+    """A fresh workspace per session; MARQUEE_TEST_WORKSPACE reuses a built one (local runs only)."""
+    reuse = os.environ.get("MARQUEE_TEST_WORKSPACE")
+    return Path(reuse) if reuse else tmp_path_factory.mktemp("workspace")
 
 
 @pytest.fixture(scope="session")
