@@ -16,12 +16,17 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from marquee.errors import MarqueeError, NotFound  # noqa: E402
-from marquee.service import Marquee, TurnResult  # noqa: E402
+from marquee.service import GivenDemographics, Marquee, TurnResult  # noqa: E402
 from marquee.settings import Settings  # noqa: E402
+from retrieval.demographics import AGE_GROUPS, OCCUPATIONS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 N_CARDS = 5
+SKIP = "Prefer not to say"
+AGE_CHOICES = [SKIP, *AGE_GROUPS]
+GENDER_CHOICES = [SKIP, "Female", "Male"]  # the rating data behind cold start records only these
+OCCUPATION_CHOICES = [SKIP, *sorted(OCCUPATIONS, key=str.lower)]
 STREAM_CHUNK = 24  # characters per streamed update
 CSS = """
 .mq-card {border: 1px solid #ddd; border-radius: 10px; padding: 10px 12px; min-height: 120px}
@@ -49,6 +54,12 @@ def card_html(item: dict) -> str:
         f"<div class='mq-card'>{image}<h4>{esc(item['title'])}{esc(year)}</h4>"
         f"<div class='mq-meta'>{esc(genres)}</div>{credit}<div class='mq-why'>{esc(item.get('why', ''))}</div></div>"
     )
+
+
+def about_you(age: str | None, gender: str | None, occupation: str | None) -> GivenDemographics:
+    """The "About you" choices as given ("Prefer not to say" = not given)."""
+    given = [None if value in (None, "", SKIP) else value for value in (age, gender, occupation)]
+    return GivenDemographics(age=given[0], gender=given[1], occupation=given[2])
 
 
 def reply_markdown(result: TurnResult) -> str:
@@ -104,12 +115,17 @@ def build_ui(marquee: Marquee) -> gr.Blocks:
             reply = turn.reply_model()
             messages += [{"role": "user", "content": turn.utterance}, {"role": "assistant", "content": reply.text}]
             items = [c.model_dump() for c in reply.items] if reply.items else items
-        return [conversation_id, messages, items, *cards_update(items)]
+        profile = marquee.demographics(conversation_id)
+        about = [profile.age_group or SKIP, {"F": "Female", "M": "Male"}.get(profile.gender or "", SKIP),
+                 profile.occupation or SKIP]
+        return [conversation_id, messages, items, *cards_update(items), *about]
 
-    def on_send(message: str, history: list, conversation_id: str | None, items: list):
+    def on_send(message: str, history: list, conversation_id: str | None, items: list,
+                age: str | None = None, gender: str | None = None, occupation: str | None = None):
         conversation_id = ensure_conversation(conversation_id)
         history = [*history, {"role": "user", "content": message}]
         try:
+            marquee.set_demographics(conversation_id, about_you(age, gender, occupation))
             result = marquee.respond(conversation_id, message)
         except MarqueeError as exc:
             history.append({"role": "assistant", "content": f"⚠️ {exc}"})
@@ -150,6 +166,12 @@ def build_ui(marquee: Marquee) -> gr.Blocks:
                              show_label=False, scale=8, elem_id="mq-input", max_lines=4)
             send_button = gr.Button("Send", variant="primary", scale=1, elem_id="mq-send")
             reset_button = gr.Button("Reset", scale=1, elem_id="mq-reset")
+        with gr.Accordion("About you (optional): helps the first recommendations", open=False, elem_id="mq-about"):
+            with gr.Row():
+                age = gr.Dropdown(AGE_CHOICES, value=SKIP, label="Age range", elem_id="mq-age")
+                gender = gr.Dropdown(GENDER_CHOICES, value=SKIP, label="Gender", elem_id="mq-gender")
+                occupation = gr.Dropdown(OCCUPATION_CHOICES, value=SKIP, label="Occupation", elem_id="mq-occupation")
+            gr.Markdown("Stored with your profile only if you choose something; deleted with it.")
         card_outputs: list = []
         with gr.Row():
             for slot in range(N_CARDS):
@@ -164,9 +186,11 @@ def build_ui(marquee: Marquee) -> gr.Blocks:
                     card_outputs += [card, buttons]
         outputs = [box, chatbot, conversation, shown, *card_outputs]
         for trigger in (box.submit, send_button.click):
-            trigger(on_send, [box, chatbot, conversation, shown], outputs, api_visibility="private")
+            trigger(on_send, [box, chatbot, conversation, shown, age, gender, occupation], outputs,
+                    api_visibility="private")
         reset_button.click(on_reset, [conversation], [conversation, chatbot, shown, *card_outputs], api_visibility="private")
-        demo.load(on_load, [conversation], [conversation, chatbot, shown, *card_outputs], api_visibility="private")
+        demo.load(on_load, [conversation], [conversation, chatbot, shown, *card_outputs, age, gender, occupation],
+                  api_visibility="private")
 
         def api_recommend(message: str, conversation_id: str = "") -> dict:
             """One turn; an empty conversation_id starts a new conversation."""

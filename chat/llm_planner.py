@@ -86,7 +86,7 @@ class LLMPlanner:
         self._local.steps = steps
         if turn.update.intent in DELEGATED_INTENTS:
             return self.fallback.respond(turn, deps=deps)
-        buffer = CandidateBuffer(preferences=turn.state, history=turn.history)
+        buffer = CandidateBuffer(preferences=turn.state, history=turn.history, demographics=turn.demographics)
         try:
             text = self._loop(turn, deps, buffer, steps)
         except LLMError as exc:

@@ -7,6 +7,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from chat.schemas import PreferenceState, PreferenceUpdate, Reply
+from retrieval.demographics import Demographics
 from tools.base import CandidateBuffer, ToolDeps
 
 
@@ -20,6 +21,9 @@ class TurnInput(BaseModel):
         default_factory=dict, description="The user's real interactions: item id -> weight (liked > 0, disliked < 0)."
     )
     n_items: int = Field(5, ge=1, le=100, description="Cards to return (benchmarks ask for up to 100).")
+    demographics: Demographics | None = Field(
+        None, description="What the user told about themselves, validated (None: nothing given)."
+    )
 
 
 class PlannerResult(BaseModel):

@@ -22,13 +22,15 @@ log = logging.getLogger(__name__)
 
 SEARCH_DEPTH = 150
 MIN_POOL = 60
+COLD_START_DEPTH = 100
+COLD_START_MAX_HISTORY = 20  # past this many real interactions, the person is no longer cold
 
 
 class PolicyPlanner:
     """Deterministic planner over the tool registry."""
 
     def respond(self, turn: TurnInput, *, deps: ToolDeps) -> PlannerResult:
-        buffer = CandidateBuffer(preferences=turn.state, history=turn.history)
+        buffer = CandidateBuffer(preferences=turn.state, history=turn.history, demographics=turn.demographics)
         intent = turn.update.intent
         if intent == "greet":
             return _text(replies.WELCOME, buffer, question=True)
@@ -38,7 +40,7 @@ class PolicyPlanner:
             return _text(answer_item_question(turn, deps), buffer)
         if intent == "other" and not _has_new_content(turn):
             return _text(replies.OTHER, buffer)
-        if not turn.state.has_request() and not turn.history:
+        if not turn.state.has_request() and not turn.history and not cold_start_applies(buffer, deps):
             asked = call_tool("ask", {"about": "request"}, deps=deps, buffer=buffer)
             return _text(asked.text, buffer, question=True)
         gather_candidates(turn.state, deps, buffer)
@@ -54,8 +56,20 @@ def _text(text: str, buffer: CandidateBuffer, *, question: bool = False) -> Plan
     return PlannerResult(reply=Reply(text=text, question=question), buffer=buffer)
 
 
+def cold_start_applies(buffer: CandidateBuffer, deps: ToolDeps) -> bool:
+    """True for a person with demographics, few real interactions and a demographic model configured."""
+    profile = buffer.demographics
+    if profile is None or profile.is_empty() or deps.extras.get("cold_start") is None:
+        return False
+    state = buffer.preferences
+    return len({*buffer.history, *state.liked_ids, *state.disliked_ids}) < COLD_START_MAX_HISTORY
+
+
 def gather_candidates(state: PreferenceState, deps: ToolDeps, buffer: CandidateBuffer) -> None:
-    """Fill the buffer: similar items to anchors, text matches, then popular allowed items."""
+    """Fill the buffer: cold-start picks for a new person with demographics, similar items to
+    anchors, text matches, then popular allowed items."""
+    if cold_start_applies(buffer, deps):
+        call_tool("cold_start", {"k": COLD_START_DEPTH}, deps=deps, buffer=buffer)
     if state.anchor_ids:
         call_tool("similar", {"k": SEARCH_DEPTH}, deps=deps, buffer=buffer)
     text = query_text(state)

@@ -62,7 +62,7 @@ def merge(state: PreferenceState, update: PreferenceUpdate, catalog: Catalog) ->
     referred = referred_ids(state, update)
     _apply_feedback(new, update, referred)
     _apply_constraints(new, update)
-    if update.intent in ("recommend", "refine") and not update.feedback:
+    if update.intent in ("recommend", "refine") and update.feedback in (None, "liked"):
         named = [t.item_id for t in update.titles_like if t.item_id]
         anchors = referred + named
         if anchors:
@@ -73,10 +73,13 @@ def merge(state: PreferenceState, update: PreferenceUpdate, catalog: Catalog) ->
 
 def _apply_feedback(new: PreferenceState, update: PreferenceUpdate, referred: list[str]) -> None:
     excluded = [t.item_id for t in update.titles_exclude if t.item_id]
+    named = [t.item_id for t in update.titles_like if t.item_id]
     kind = update.feedback
     if kind is None and excluded:
         kind = "disliked"
     targets = referred + excluded if kind else excluded
+    if kind == "liked":
+        targets = referred + named  # "I loved X and Y": the titles liked, not the ones ruled out
     if kind == "seen":
         new.seen_ids = _extend(new.seen_ids, targets)
     elif kind == "disliked":

@@ -11,7 +11,10 @@ Rows: ``popularity`` (share of training users who liked an item), ``demographic_
 ``early_fusion`` (EASE on revealed + one imaginary history), ``late_fusion`` (several imaginary
 histories, standardised scores averaged), ``marquee`` (:class:`retrieval.cold_start.ColdStartRanker`,
 what the app serves). The fusion weights and the policy are tuned by 3-fold cross-validation
-over the training users, never on the test users.
+over the training users, never on the test users. When an LLM endpoint is configured (the
+``settings`` passed in; ``main`` reads the environment), ``early_fusion_llm`` and
+``late_fusion_llm`` use the LLM generator's histories with the same tuned weights, and
+``marquee`` uses it too, as the app does.
 
 DIR: an ML-100K folder (``u.user``, ``u.data``, ``u.item``), or ML-1M as ``ml-1m-meta`` (ratings
 found in it or in a sibling ``ml-1m-ratings-sample``) or ``ml-1m-ratings-sample`` (metadata from a
@@ -34,6 +37,8 @@ from typing import Sequence
 import numpy as np
 
 from evals.ranking_metrics import ndcg_and_recall
+from marquee.settings import Settings
+from retrieval.catalog import Catalog
 from retrieval.cf import fit_cf
 from retrieval.cold_start import (
     AttributeMatcher, ColdStartPolicy, ColdStartRanker, DemographicNeighbourGenerator,
@@ -45,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 REVEAL = (0, 1, 3, 5)
 METHODS = ("popularity", "demographic_popularity", "cf", "early_fusion", "late_fusion", "marquee")
+LLM_METHODS = ("early_fusion_llm", "late_fusion_llm")  # only with an LLM endpoint configured
 IMAGINARY_GRID = {"imaginary_initial": (0.25, 0.5, 1.0, 2.0), "imaginary_half_life": (1.0, 3.0, 10.0)}
 POPULARITY_STRENGTHS = (1.0, 2.0, 3.0, 6.0)
 # half-lives stop at 10 interactions: the cold-start boost must fade once a person has a history
@@ -229,24 +235,48 @@ def tune_policy(folds: Sequence[Fold], base: ColdStartPolicy, reveal: Sequence[i
     return policy, dict(zip(IMAGINARY_GRID, early))
 
 
-def score_fold(fold: Fold, policy: ColdStartPolicy, early: dict, reveal: Sequence[int]) -> dict:
-    """The result rows on ``fold``; ``marquee`` goes through :meth:`ColdStartRanker.scores`, as the app does."""
+def llm_ranker(fold: Fold, data: DemographicDataset, policy: ColdStartPolicy, settings: Settings | None,
+               seed: int) -> ColdStartRanker | None:
+    """``fold``'s ranker with the LLM generator (in-context examples from its training users only),
+    or ``None`` when no endpoint is configured. Histories are cached in the workspace."""
+    if settings is None or not settings.llm_enabled:
+        return None
+    from retrieval.llm_history import HistoryVocabulary, build_llm_generator
+
+    base = fold.ranker
+    generator = build_llm_generator(
+        settings, neighbours=base.neighbours, profiles={u: data.users[u] for u in base.neighbours.user_ids},
+        items=data.items, vocabulary=HistoryVocabulary(Catalog(data.items.values())), fallback=base.generator,
+        cache_path=settings.workspace / "cache" / f"cold_start_eval_{data.name}_seed{seed}.json",
+    )
+    return ColdStartRanker(base.model, base.neighbours, generator, base.matcher, base.universe, policy)
+
+
+def score_fold(fold: Fold, policy: ColdStartPolicy, early: dict, reveal: Sequence[int],
+               llm: ColdStartRanker | None = None) -> dict:
+    """The result rows on ``fold``; ``marquee`` goes through :meth:`ColdStartRanker.scores`, as the app does
+    (with the LLM generator when ``llm`` is given, which also adds the ``*_llm`` rows)."""
     comp = compute_components(fold, reveal, policy.low_rating_weight)
-    results: dict[str, dict[str, dict[str, float]]] = {m: {} for m in METHODS}
+    results: dict[str, dict[str, dict[str, float]]] = {m: {} for m in METHODS + (LLM_METHODS if llm else ())}
     users = len(fold.cases)
+    served = llm or fold.ranker
+    llm_variants = np.stack([llm.imaginary_part(case.profile)[1] for case in fold.cases]) if llm and users else None
     for n in reveal:
         part = comp["n"][n]
         w = policy.imaginary(n)
+        schedule = _schedule(early["imaginary_initial"], early["imaginary_half_life"], n)
         rows = {
             "popularity": np.broadcast_to(fold.global_popularity, part["real"].shape),
             "demographic_popularity": comp["demographic"],
             "cf": part["real"],
-            "early_fusion": part["real"] + _schedule(early["imaginary_initial"], early["imaginary_half_life"], n)
-            * comp["variants"][:, 0],
+            "early_fusion": part["real"] + schedule * comp["variants"][:, 0],
             "late_fusion": late_fusion(part["real"], comp["variants"], w),
-            "marquee": np.stack([fold.ranker.scores(case.profile, case.revealed(n, policy.low_rating_weight))
+            "marquee": np.stack([served.scores(case.profile, case.revealed(n, policy.low_rating_weight))
                                  for case in fold.cases]) if users else part["real"],
         }
+        if llm_variants is not None:
+            rows["early_fusion_llm"] = part["real"] + schedule * llm_variants[:, 0]
+            rows["late_fusion_llm"] = late_fusion(part["real"], llm_variants, w)
         for method, scores in rows.items():
             results[method][str(n)] = _metrics(np.array(scores, dtype=np.float32), part)
     return results
@@ -254,8 +284,9 @@ def score_fold(fold: Fold, policy: ColdStartPolicy, early: dict, reveal: Sequenc
 
 def evaluate_cold_start(movielens_dir: Path, seed: int = 7, *, reveal: Sequence[int] = REVEAL,
                         base_policy: ColdStartPolicy | None = None, tuning_folds: int = 3,
-                        max_tuning_users: int = 1500) -> ColdStartReport:
-    """Run the whole protocol; see the module docstring.
+                        max_tuning_users: int = 1500, settings: Settings | None = None) -> ColdStartReport:
+    """Run the whole protocol; see the module docstring. ``settings``: an LLM endpoint there adds
+    the ``*_llm`` rows (``None``: no LLM).
 
     Weights are tuned by ``tuning_folds``-fold cross-validation over the training users only
     (at most ``max_tuning_users`` validation users in all, to bound the run time).
@@ -278,14 +309,18 @@ def evaluate_cold_start(movielens_dir: Path, seed: int = 7, *, reveal: Sequence[
     test_fold = build_fold(data, sequences, train, test, policy, reveal)
     if not test_fold.cases:
         raise ValueError(f"{data.name}: no test user has a positive after {max(reveal)} interactions")
-    results = score_fold(test_fold, policy, early, reveal)
+    llm = llm_ranker(test_fold, data, policy, settings, seed)
+    results = score_fold(test_fold, policy, early, reveal, llm)
+    if llm is not None:
+        logger.info("LLM generator: %d requests, %d histories cached", llm.generator.calls, len(llm.generator.cache))
     result = {"dataset": data.name, "users": len(test_fold.cases), "results": results}
     return ColdStartReport(result, policy, early, time.perf_counter() - started)
 
 
-def run_cold_start_eval(movielens_dir: Path | str, seed: int = 7) -> dict:
-    """``{"dataset", "users", "results": {method: {n: {"ndcg@10", "recall@20"}}}}`` for DIR."""
-    return evaluate_cold_start(Path(movielens_dir), seed).result
+def run_cold_start_eval(movielens_dir: Path | str, seed: int = 7, *, settings: Settings | None = None) -> dict:
+    """``{"dataset", "users", "results": {method: {n: {"ndcg@10", "recall@20"}}}}`` for DIR
+    (with ``early_fusion_llm``/``late_fusion_llm`` when ``settings`` configure an LLM endpoint)."""
+    return evaluate_cold_start(Path(movielens_dir), seed, settings=settings).result
 
 
 def format_table(result: dict) -> str:
@@ -307,7 +342,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    report = evaluate_cold_start(args.movielens, args.seed)
+    report = evaluate_cold_start(args.movielens, args.seed, settings=Settings())
     if args.json:
         print(json.dumps(report.result))
     else:

@@ -6,13 +6,17 @@ import re
 
 from chat.schemas import Recommendation
 from retrieval.catalog import Catalog, normalize_name
+from retrieval.demographics import Demographics
+from retrieval.group_taste import profile_has_group
 
 MIN_RATINGS_TO_CITE = 20
 
 
-def grounding_errors(card: Recommendation, catalog: Catalog) -> list[str]:
+def grounding_errors(card: Recommendation, catalog: Catalog, *, demographics: Demographics | None = None) -> list[str]:
     """Every problem with ``card.why``: a cited reason the item lacks, or a genre word in the
-    text that neither the item nor the item it is said to resemble has."""
+    text that neither the item nor the item it is said to resemble has. A demographic group
+    (``demographic:age=25-34``) may be cited only when it is one of ``demographics``, the
+    user's own."""
     item = catalog.get(card.id)
     if item is None:
         return [f"{card.id} is not a catalog item"]
@@ -29,6 +33,9 @@ def grounding_errors(card: Recommendation, catalog: Catalog) -> list[str]:
             errors.append(f"cites tag {value!r} that {item.label} does not have")
         elif kind == "year" and str(item.year) != value:
             errors.append(f"cites year {value} but {item.label} is from {item.year}")
+        elif kind == "demographic" and not profile_has_group(demographics, value):
+            errors.append(f"cites the group {value} but the user's demographics are "
+                          f"{demographics.describe() or 'not given' if demographics else 'not given'}")
         elif kind == "rating" and item.n_ratings < MIN_RATINGS_TO_CITE:
             errors.append(f"cites ratings but {item.label} has only {item.n_ratings}")
         elif kind in ("similar", "cf"):

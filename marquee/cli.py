@@ -93,17 +93,27 @@ def recommend(
     utterance: str = typer.Argument(..., help="What the user says."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     conversation: Optional[str] = typer.Option(None, help="Continue a stored conversation."),
+    age: Optional[str] = typer.Option(None, help="New user's age in years or a range like 25-34 (optional)."),
+    gender: Optional[str] = typer.Option(None, help="New user's gender, e.g. female or male (optional)."),
+    occupation: Optional[str] = typer.Option(None, help="New user's occupation, e.g. programmer (optional)."),
     workspace: Optional[Path] = WorkspaceOpt,
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
-    """One turn, in-process: print the reply and the items."""
+    """One turn, in-process: print the reply and the items. --age, --gender and --occupation
+    personalise a new conversation's first list (with MARQUEE_DEMOGRAPHICS_DIR set)."""
     from app import result_json
-    from marquee.service import Marquee
+    from marquee.service import GivenDemographics, Marquee
 
+    given = [v for v in (age, gender, occupation) if v is not None]
+    if conversation and given:
+        _fail("--age, --gender and --occupation only apply to a new conversation (leave out --conversation)")
     marquee = Marquee.open(_settings(workspace, catalog), progress=not as_json)
     if conversation and not marquee.has_conversation(conversation):
         _fail(f"no conversation {conversation!r} in this workspace")
     try:
+        if given:
+            demographics = GivenDemographics(age=age, gender=gender, occupation=occupation)
+            conversation = marquee.new_conversation(demographics=demographics)
         result = marquee.respond(conversation, utterance)
     except MarqueeError as exc:
         _fail(str(exc))

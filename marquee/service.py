@@ -24,13 +24,58 @@ from chat.rule_parser import RuleParser
 from chat.schemas import FeedbackKind, PreferenceState, PreferenceUpdate, Reply
 from chat.state import merge
 from marquee import db
-from marquee.errors import BadInput, NotFound
+from marquee.errors import BadInput, CatalogError, ConfigError, NotFound
 from marquee.settings import Settings
+from prompts.cold_start import NOTE_NO_DEMOGRAPHIC_MODEL, demographics_note
+from retrieval.catalog import fold
+from retrieval.demographics import SKIP_WORDS, Demographics, parse_demographics
 from tools.base import ToolDeps
 
 log = logging.getLogger(__name__)
 
-STAGES = {"search": "retrieve", "similar": "retrieve", "filter": "rank", "rank": "rank", "explain": "explain", "ask": "plan"}
+STAGES = {"search": "retrieve", "similar": "retrieve", "cold_start": "retrieve", "filter": "rank", "rank": "rank",
+          "explain": "explain", "ask": "plan"}
+# an age range is stored as one age inside it (the user row holds years); it reads back as the same range
+AGE_GROUP_AGES = {"under 18": 17, "18-24": 18, "25-34": 25, "35-44": 35, "45-49": 45, "50-55": 50, "56+": 56}
+
+
+class GivenDemographics(BaseModel):
+    """What a person chose to tell about themselves, as given: each field optional, not yet validated.
+
+    ``age``: years, or a range such as ``25-34``; ``gender``, ``occupation``: free words
+    ("prefer not to say" and empty mean not given). ``parse_demographics`` validates them.
+    """
+
+    age: int | float | str | None = None
+    gender: str | None = None
+    occupation: str | None = None
+
+    def stored(self) -> tuple[db.UserBase, list[str]]:
+        """The user-row values (what is usable, as given) and a note for each value that cannot be stored."""
+        profile, notes = parse_demographics(age=self.age)  # gender and occupation are stored as given
+        age = None
+        if profile.age_group is not None:
+            raw = str(self.age).strip()
+            age = int(float(raw)) if raw.replace(".", "", 1).isdigit() else AGE_GROUP_AGES[profile.age_group]
+        row = db.UserBase(
+            age=age,
+            gender=_kept_word(self.gender, 40),
+            occupation=_kept_word(self.occupation, 80),
+        )
+        return row, notes  # notes on the stored words are derived from the row when it is used
+
+
+def _kept_word(value: str | None, limit: int) -> str | None:
+    """A word as given (spaces tidied, cut to the column's length); ``None`` for "prefer not to say"."""
+    text = " ".join(str(value).split())[:limit] if value is not None else ""
+    return None if fold(text) in SKIP_WORDS else text
+
+
+def user_demographics(user: db.User | db.UserBase | None) -> tuple[Demographics, list[str]]:
+    """The validated profile of a stored user row, with a note for each stored value it cannot use."""
+    if user is None:
+        return Demographics(), []
+    return parse_demographics(age=user.age, gender=user.gender, occupation=user.occupation)
 
 
 class TurnResult(BaseModel):
@@ -71,7 +116,41 @@ def load_deps(settings: Settings, *, progress: bool = True) -> ToolDeps:
     store = open_item_store(settings, catalog, encoder, progress=progress)
     ratings = Path(settings.catalog) / "ratings.csv"
     cf = load_or_fit(ratings, settings.workspace / "cf") if ratings.exists() else None
-    return ToolDeps(catalog=catalog, store=store, encoder=encoder, keywords=KeywordIndex(catalog), cf=cf, settings=settings)
+    deps = ToolDeps(catalog=catalog, store=store, encoder=encoder, keywords=KeywordIndex(catalog), cf=cf, settings=settings)
+    attach_cold_start(deps, settings)
+    return deps
+
+
+def attach_cold_start(deps: ToolDeps, settings: Settings) -> None:
+    """Build the cold-start ranker once when ``MARQUEE_DEMOGRAPHICS_DIR`` is set (``deps.extras["cold_start"]``).
+
+    The demographics come from a MovieLens folder; the collaborative model and the items are the
+    catalog's. With an LLM endpoint configured, the imaginary histories come from the LLM
+    generator (cached in the workspace), with the offline generator as its fallback.
+    """
+    if settings.demographics_dir is None:
+        return
+    from retrieval.cold_start import build_cold_start_ranker
+    from retrieval.demographics import load_movielens
+
+    if deps.cf is None:
+        raise ConfigError("MARQUEE_DEMOGRAPHICS_DIR is set but the catalog has no ratings.csv for a collaborative model")
+    try:
+        data = load_movielens(Path(settings.demographics_dir))
+        ranker = build_cold_start_ranker(data, deps.catalog, deps.cf)
+    except CatalogError as exc:
+        raise ConfigError(f"MARQUEE_DEMOGRAPHICS_DIR ({settings.demographics_dir}) is not usable: {exc}") from exc
+    if settings.llm_enabled:
+        from retrieval.llm_history import HistoryVocabulary, build_llm_generator
+
+        generator = build_llm_generator(
+            settings, neighbours=ranker.neighbours, profiles=data.users, items=deps.catalog.items,
+            vocabulary=HistoryVocabulary(deps.catalog), fallback=ranker.generator,
+            cache_path=settings.workspace / "cache" / f"cold_start_histories_{data.name}.json",
+        )
+        ranker.generator = generator or ranker.generator
+    deps.extras["cold_start"] = ranker
+    log.info("cold start: demographics from %s, histories by %s", data.name, ranker.generator.name)
 
 
 def build_agents(settings: Settings, deps: ToolDeps) -> tuple[PreferenceParser, Planner]:
@@ -100,6 +179,9 @@ class Marquee:
         self.planner = planner or default_planner
         self.engine = db.make_engine(settings.resolved_database_url)
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        # notes on demographics that could not be stored (an age of -3), for the next list of that
+        # conversation; in memory, so lost if another process serves it (the value itself is not kept)
+        self._demographic_notes: dict[str, list[str]] = {}
 
     @classmethod
     def open(cls, settings: Settings, *, progress: bool = True) -> "Marquee":
@@ -109,10 +191,49 @@ class Marquee:
     def catalog(self):
         return self.deps.catalog
 
-    def new_conversation(self, *, demographics: db.UserBase | None = None, owner_key: str | None = None) -> str:
+    def new_conversation(self, *, demographics: db.UserBase | GivenDemographics | None = None,
+                         owner_key: str | None = None) -> str:
+        """A new user and their first conversation. ``demographics`` are stored only when given;
+        what cannot be used is noted in the first list's reply."""
+        row, notes = _user_row(demographics)
         with Session(self.engine) as session:
-            user = db.create_user(session, demographics=demographics)
-            return db.create_conversation(session, user=user, owner_key=owner_key).id
+            user = db.create_user(session, demographics=row)
+            conversation_id = db.create_conversation(session, user=user, owner_key=owner_key).id
+        self._remember_notes(conversation_id, notes)
+        return conversation_id
+
+    def _remember_notes(self, conversation_id: str, notes: list[str], limit: int = 10_000) -> None:
+        if not notes:
+            return
+        if len(self._demographic_notes) >= limit:  # conversations that never got a list
+            self._demographic_notes.pop(next(iter(self._demographic_notes)))
+        self._demographic_notes[conversation_id] = notes
+
+    def set_demographics(self, conversation_id: str, demographics: GivenDemographics) -> Demographics:
+        """Store (or clear) what the user of this conversation told about themselves; returns the usable profile.
+
+        Nothing is written when the usable profile stays the same (a user who skips everything stays
+        without demographics; an age of 30 is not rewritten as the range 25-34).
+        """
+        row, notes = _user_row(demographics)
+        with self._locks[conversation_id], Session(self.engine) as session:
+            user = session.get(db.User, db.get_conversation(session, conversation_id).user_id)
+            values = row.model_dump()
+            cleared = not any(values.values()) and any(getattr(user, field) for field in values)
+            if cleared or user_demographics(row)[0] != user_demographics(user)[0]:
+                for field, value in values.items():
+                    setattr(user, field, value)
+                session.add(user)
+                session.commit()
+                session.refresh(user)
+            self._remember_notes(conversation_id, notes)
+            return user_demographics(user)[0]
+
+    def demographics(self, conversation_id: str) -> Demographics:
+        """The validated demographics of this conversation's user (empty when none were given)."""
+        with Session(self.engine) as session:
+            conversation = db.get_conversation(session, conversation_id)
+            return user_demographics(session.get(db.User, conversation.user_id))[0]
 
     def has_conversation(self, conversation_id: str) -> bool:
         with Session(self.engine) as session:
@@ -126,6 +247,7 @@ class Marquee:
         with self._locks[conversation_id], Session(self.engine) as session:
             conversation = db.get_conversation(session, conversation_id)
             state = conversation.preferences()
+            profile, profile_notes = user_demographics(session.get(db.User, conversation.user_id))
             timings: dict[str, float] = {}
 
             t0 = time.perf_counter()
@@ -146,6 +268,7 @@ class Marquee:
                 utterance=text, update=update, state=new_state,
                 history=db.user_history(session, conversation.user_id),
                 n_items=n_items or self.settings.n_recommendations,
+                demographics=None if profile.is_empty() else profile,
             )
             result = self.planner.respond(turn, deps=self.deps)
             timings["plan"] = (time.perf_counter() - t0) * 1000
@@ -154,6 +277,9 @@ class Marquee:
                 timings[stage] = timings.get(stage, 0.0) + call.get("ms", 0.0)
 
             reply = result.reply
+            if reply.items:  # say what was done with the demographics (on the first list, or after a change)
+                said = self._demographics_notes(conversation_id, profile, profile_notes, first=not state.shown_ids)
+                reply.notes = list(dict.fromkeys([*reply.notes, *said]))
             shown = [card.id for card in reply.items]
             if shown:
                 new_state.last_shown_ids = shown
@@ -168,6 +294,17 @@ class Marquee:
             timings["persist"] = (time.perf_counter() - t0) * 1000
             timings["total"] = (time.perf_counter() - started) * 1000
         return TurnResult(conversation_id=conversation_id, reply=reply, update=update, state=new_state, timings_ms=timings)
+
+    def _demographics_notes(self, conversation_id: str, profile: Demographics, stored_notes: list[str], *,
+                            first: bool) -> list[str]:
+        """Notes on ignored demographics (values not stored: once, with the next list; stored ones
+        and a missing demographic model: with the conversation's first list)."""
+        notes = [demographics_note(n) for n in self._demographic_notes.pop(conversation_id, [])]
+        if first:
+            notes += [demographics_note(n) for n in stored_notes]
+            if not profile.is_empty() and "cold_start" not in self.deps.extras:
+                notes.append(NOTE_NO_DEMOGRAPHIC_MODEL)
+        return notes
 
     def note_shown(self, conversation_id: str, item_ids: list[str]) -> PreferenceState:
         """Record items shown by someone else in this conversation (a human recommender in a
@@ -212,6 +349,15 @@ class Marquee:
         with Session(self.engine) as session:
             db.get_conversation(session, conversation_id)
             return db.list_turns(session, conversation_id)
+
+
+def _user_row(demographics: db.UserBase | GivenDemographics | None) -> tuple[db.UserBase | None, list[str]]:
+    """The values to store on a new user row, and notes on what could not be stored."""
+    if demographics is None:
+        return None, []
+    if isinstance(demographics, db.UserBase):
+        demographics = GivenDemographics(**demographics.model_dump())
+    return demographics.stored()
 
 
 def _record_feedback(state: PreferenceState, item_id: str, kind: str) -> None:

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         None,
         description="Path of a sentence-transformers model; default: the bundled MiniLM.",
     )
+    demographics_dir: Path | None = Field(
+        None,
+        description="MovieLens folder with user demographics (ML-100K u.* files, or ML-1M users.dat + ratings) "
+        "for cold-start recommendations; not redistributable, so never shipped. Unset: demographics are "
+        "stored but not used.",
+    )
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1")
     llm_api_key: str | None = None
     llm_model: str | None = None

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from chat.schemas import PreferenceState
 from marquee.errors import ToolError
+from retrieval.demographics import Demographics
 
 
 class ScoredItem(BaseModel):
@@ -42,6 +43,9 @@ class CandidateBuffer(BaseModel):
     preferences: PreferenceState
     history: dict[str, float] = Field(
         default_factory=dict, description="The user's real interactions: item id -> weight (liked > 0, disliked < 0)."
+    )
+    demographics: Demographics | None = Field(
+        None, description="What the user told about themselves, validated (None: nothing given)."
     )
     items: list[ScoredItem] = Field(default_factory=list)
     explanations: dict[str, Explanation] = Field(default_factory=dict)

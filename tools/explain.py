@@ -11,8 +11,11 @@ from pydantic import BaseModel, Field
 
 from chat.schemas import PreferenceState
 from retrieval.catalog import Item, fold, normalize_name
+from retrieval.demographics import Demographics
+from retrieval.group_taste import genre_phrase, group_phrase, profile_has_group
 from tools.attributes import PROXIES
 from tools.base import CandidateBuffer, Explanation, ScoredItem, ToolDeps, tool
+from tools.ranking import WEIGHTS
 
 MIN_RATINGS_TO_CITE = 20
 
@@ -63,8 +66,38 @@ def _critique_clause(item: Item, state: PreferenceState, reasons: list[str]) -> 
     return None
 
 
-def explain_item(candidate: ScoredItem, state: PreferenceState, deps: ToolDeps) -> Explanation:
-    """The why of one card."""
+def _cold_start_led(candidate: ScoredItem) -> bool:
+    """Did the cold-start signal weigh most in this candidate's rank score?"""
+    weighted = {k[len("rank_"):]: WEIGHTS.get(k[len("rank_"):], 0.0) * v
+                for k, v in candidate.signals.items() if k.startswith("rank_")}
+    if not weighted:  # not ranked: only the cold-start tool can have put it here
+        return candidate.signals.get("cold_start", 0.0) > 0
+    lead = weighted.get("cold_start", 0.0)
+    return lead > 0 and lead >= max(weighted.values())
+
+
+def _group_clause(candidate: ScoredItem, item: Item, demographics: Demographics | None,
+                  reasons: list[str]) -> str | None:
+    """"people aged 25-34 who like comedies often enjoy it": only when the cold-start signal is
+    what put the item here, the training likes back it for one of the user's own groups, and
+    the genre is one the item has (see ``retrieval.group_taste``)."""
+    if demographics is None or not candidate.signals.get("cold_start") or not _cold_start_led(candidate):
+        return None
+    groups = {k[len("group:"):]: v for k, v in candidate.signals.items() if k.startswith("group:")}
+    genres = [k[len("group_genre:"):] for k in candidate.signals if k.startswith("group_genre:")]
+    if not groups or not genres or genres[0] not in item.genres:
+        return None
+    key = max(groups, key=groups.get)
+    if not profile_has_group(demographics, key):
+        return None
+    attribute, _, value = key.partition("=")
+    reasons += [f"demographic:{key}", f"genre:{genres[0]}"]
+    return f"{group_phrase(attribute, value)} who like {genre_phrase(genres[0])} often enjoy it"
+
+
+def explain_item(candidate: ScoredItem, state: PreferenceState, deps: ToolDeps, *,
+                 demographics: Demographics | None = None) -> Explanation:
+    """The why of one card. ``demographics``: the user's, when given (cold-start clauses)."""
     item: Item = deps.catalog.get(candidate.id)
     reasons: list[str] = []
     first: list[str] = []
@@ -94,6 +127,9 @@ def explain_item(candidate: ScoredItem, state: PreferenceState, deps: ToolDeps) 
     critique = _critique_clause(item, state, reasons)
     if critique:
         first.append(critique)
+    group = _group_clause(candidate, item, demographics, reasons)
+    if group:
+        first.append(group)
     tags = [t for t in item.tags if any(fold(k) in fold(t) for k in state.keywords if not k.startswith("not "))]
     if tags:
         reasons.append(f"tag:{tags[0]}")
@@ -122,7 +158,9 @@ def _capitalize(text: str) -> str:
 @tool("explain", ExplainArgs, Explanations)
 def explain_candidates(args: ExplainArgs, *, deps: ToolDeps, buffer: CandidateBuffer) -> Explanations:
     """Justify the first k candidates from their own attributes (genres, people, tags, year,
-    ratings) and from what selected them (similarity to a named item). Never invents facts."""
-    explained = [explain_item(c, buffer.preferences, deps) for c in buffer.items[: args.k]]
+    ratings) and from what selected them (similarity to a named item, the taste of the user's
+    demographic group). Never invents facts."""
+    explained = [explain_item(c, buffer.preferences, deps, demographics=buffer.demographics)
+                 for c in buffer.items[: args.k]]
     buffer.explanations.update({e.item_id: e for e in explained})
     return Explanations(items=explained)

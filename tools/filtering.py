@@ -12,6 +12,7 @@ KID_RATINGS = {"G", "PG", "TV-Y", "TV-Y7", "TV-G", "TV-PG", "U", "APPROVED", "PA
 ADULT_RATINGS = {"R", "NC-17", "TV-MA", "X"}
 KID_GENRES = {"Children"}
 NOT_FOR_KIDS_GENRES = {"Horror"}
+MIN_CONFIRMED = 10  # enough items with a known runtime to leave the unknown ones out
 
 
 def check_item(item: Item, state: PreferenceState) -> tuple[bool, list[str]]:
@@ -19,7 +20,9 @@ def check_item(item: Item, state: PreferenceState) -> tuple[bool, list[str]]:
 
     Returns (allowed, unverified): ``unverified`` names constraints the catalog cannot check
     for this item because the fact is unknown (no cast, no runtime). Such an item is allowed
-    for exclusions ("no Adam Sandler") but never for requirements ("with Meryl Streep").
+    for exclusions ("no Adam Sandler") but never for a required person ("with Meryl Streep");
+    an unknown runtime is allowed here, and ``filter_candidates`` leaves it out whenever
+    enough items with a known runtime match.
     """
     unverified: list[str] = []
     genres = set(item.genres)
@@ -100,5 +103,11 @@ def filter_candidates(args: FilterArgs, *, deps: ToolDeps, buffer: CandidateBuff
         candidate.unverified = unknown
         unverified += bool(unknown)
         kept.append(candidate)
+    confirmed = [c for c in kept if "runtime" not in c.unverified]
+    if len(confirmed) < len(kept) and len(confirmed) >= MIN_CONFIRMED:
+        # A runtime bound is a requirement: unknown runtimes only fill in when too few are known.
+        removed += len(kept) - len(confirmed)
+        kept = confirmed
+        unverified = sum(bool(c.unverified) for c in kept)
     buffer.items = kept
     return FilterResult(kept=len(kept), removed=removed, unverified=unverified)

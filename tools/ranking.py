@@ -19,6 +19,7 @@ WEIGHTS = {
     "cf": 0.15,  # personalised collaborative score from the user's feedback
     "popularity": 0.3,  # many ratings, good ratings
     "critique": 0.25,  # moves in the direction of "less violent", "funnier"...
+    "cold_start": 0.35,  # the cold-start ranker's view from demographics (people with little history)
     "unverified": -0.2,  # a constraint the catalog cannot check for this item
 }
 DENSE_SHARE = 0.7  # of text relevance; the rest is BM25
@@ -94,6 +95,7 @@ def score_candidates(candidates: list[ScoredItem], state: PreferenceState, histo
                 attribute_level(item, attribute) * (1 if direction == "more" else -1) for attribute, direction in wishes
             ) / max(1, len(wishes)),
             "unverified": float(bool(c.unverified)),
+            "cold_start": c.signals.get("cold_start", 0.0),
         }
         c.signals.update({f"rank_{k}": v for k, v in parts.items() if v})
         c.score = sum(WEIGHTS[k] * v for k, v in parts.items())
