@@ -7,7 +7,9 @@ error, malformed response) into an ``LLMError`` so agents handle one exception.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 from typing import Any, Sequence
 
@@ -116,3 +118,27 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}: {str(exc)[:200]}"
     return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.I)
+
+
+def json_object(text: str, *, error: type[Exception]) -> dict[str, Any]:
+    """The JSON object in a model's answer (code fences and text around it are tolerated).
+
+    Raises ``error`` with a message the model can act on when there is no JSON object.
+    """
+    stripped = _FENCE.sub("", text.strip())
+    try:
+        data = json.loads(stripped)
+    except json.JSONDecodeError:
+        start, end = stripped.find("{"), stripped.rfind("}")
+        if start < 0 or end <= start:
+            raise error("the answer is not valid JSON: it holds no {...} object") from None
+        try:
+            data = json.loads(stripped[start : end + 1])
+        except json.JSONDecodeError as exc:
+            raise error(f"the answer is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(data, dict):
+        raise error(f"the answer is JSON {type(data).__name__}, not an object")
+    return data

@@ -9,9 +9,7 @@ notes. Every attempt is recorded for the audit log (``last_attempts``, per threa
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 import time
 from typing import Any
@@ -19,7 +17,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import BaseModel, Field, ValidationError
 
-from chat.llm import EndpointError, invoke_model, message_text
+from chat.llm import EndpointError, invoke_model, json_object, message_text
 from chat.parser import ParseContext, PreferenceParser, resolve_people, resolve_titles
 from chat.schemas import PreferenceUpdate
 from marquee.errors import LLMError
@@ -31,7 +29,6 @@ NOTE_NO_ANSWER = "the language model did not answer; used the rule parser"
 NOTE_INVALID_ANSWER = "the language model's answer did not validate; used the rule parser"
 
 _JSON_MODE = {"response_format": {"type": "json_object"}}
-_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.I)
 _TITLE_LISTS = ("titles_like", "titles_exclude")
 _MODEL_MAY_NOT_SET = ("notes",)  # notes are ours: they are shown to the user as honest remarks
 
@@ -132,7 +129,7 @@ class LLMParser:
 
     def _validate(self, text: str, *, n_shown: int) -> PreferenceUpdate:
         """The model's text as a ``PreferenceUpdate``, or ``InvalidAnswer`` saying what to fix."""
-        data = _json_object(text)
+        data = json_object(text, error=InvalidAnswer)
         if "intent" not in data:
             raise InvalidAnswer('the key "intent" is missing')
         data = {k: v for k, v in data.items() if v is not None and k not in _MODEL_MAY_NOT_SET}
@@ -172,23 +169,6 @@ class LLMParser:
             )
         return list(dict.fromkeys(known))
 
-
-def _json_object(text: str) -> dict[str, Any]:
-    """The JSON object in a model's answer (code fences and text around it are tolerated)."""
-    stripped = _FENCE.sub("", text.strip())
-    try:
-        data = json.loads(stripped)
-    except json.JSONDecodeError:
-        start, end = stripped.find("{"), stripped.rfind("}")
-        if start < 0 or end <= start:
-            raise InvalidAnswer("the answer is not valid JSON: it holds no {...} object") from None
-        try:
-            data = json.loads(stripped[start : end + 1])
-        except json.JSONDecodeError as exc:
-            raise InvalidAnswer(f"the answer is not valid JSON ({exc.msg} at character {exc.pos})") from None
-    if not isinstance(data, dict):
-        raise InvalidAnswer(f"the answer is JSON {type(data).__name__}, not an object")
-    return data
 
 
 def _title_text(value: Any) -> Any:

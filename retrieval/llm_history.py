@@ -35,7 +35,7 @@ import numpy as np
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel, Field, ValidationError
 
-from chat.llm import EndpointError, invoke_model, message_text
+from chat.llm import EndpointError, invoke_model, json_object, message_text
 from marquee.errors import LLMError
 from prompts.cold_start import render_history_messages, render_reask
 from retrieval.catalog import Catalog, Item
@@ -46,7 +46,6 @@ logger = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
 _JSON_MODE = {"response_format": {"type": "json_object"}}
-_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.I)
 NOTE_NO_ANSWER = "the language model did not answer, so the imaginary history came from the offline generator"
 NOTE_INVALID = "the language model's answers did not validate, so the imaginary history came from the offline generator"
 NOTE_RESTING = "the language model failed recently, so the imaginary history came from the offline generator"
@@ -96,7 +95,7 @@ def parse_history(text: str, vocabulary: HistoryVocabulary, *, n_items: int) -> 
     Unknown genres and eras are errors (the model is asked again); unknown titles are dropped
     with a note; items past ``n_items`` are cut.
     """
-    data = _json_object(text)
+    data = json_object(text, error=InvalidHistory)
     raw_items = data.get("items")
     if not isinstance(raw_items, list) or not raw_items:
         raise InvalidHistory('the object needs a non-empty list "items"')
@@ -138,23 +137,6 @@ def parse_history(text: str, vocabulary: HistoryVocabulary, *, n_items: int) -> 
              f"they were dropped: {', '.join(repr(t[:60]) for t in invented[:3])}"] if invented else []
     return items, notes
 
-
-def _json_object(text: str) -> dict[str, Any]:
-    """The JSON object in a model's answer (code fences and text around it are tolerated)."""
-    stripped = _FENCE.sub("", text.strip())
-    try:
-        data = json.loads(stripped)
-    except json.JSONDecodeError:
-        start, end = stripped.find("{"), stripped.rfind("}")
-        if start < 0 or end <= start:
-            raise InvalidHistory("the answer is not valid JSON: it holds no {...} object") from None
-        try:
-            data = json.loads(stripped[start: end + 1])
-        except json.JSONDecodeError as exc:
-            raise InvalidHistory(f"the answer is not valid JSON ({exc.msg} at character {exc.pos})") from None
-    if not isinstance(data, dict):
-        raise InvalidHistory(f"the answer is JSON {type(data).__name__}, not an object")
-    return data
 
 
 class HistoryCache:
