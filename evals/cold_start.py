@@ -53,9 +53,10 @@ METHODS = ("popularity", "demographic_popularity", "cf", "early_fusion", "late_f
 LLM_METHODS = ("early_fusion_llm", "late_fusion_llm")  # only with an LLM endpoint configured
 IMAGINARY_GRID = {"imaginary_initial": (0.25, 0.5, 1.0, 2.0), "imaginary_half_life": (1.0, 3.0, 10.0)}
 POPULARITY_STRENGTHS = (1.0, 2.0, 3.0, 6.0)
-# half-lives stop at 10 interactions: the cold-start boost must fade once a person has a history
+# half-lives stop at 30 interactions: the cold-start boost must fade once a person has a history.
+# 10 was the cap until ML-1M showed CF on 5 revealed items still below popularity (-3.9% at n = 5)
 DEMOGRAPHIC_GRID = {"demographic_initial": (0.0, 0.25, 0.5, 0.75, 0.9, 1.0),
-                    "demographic_half_life": (1.0, 3.0, 10.0)}
+                    "demographic_half_life": (1.0, 3.0, 10.0, 30.0)}
 MIN_T = 2.0
 
 

@@ -115,6 +115,8 @@ def test_flick_and_movie_are_not_search_words(parser: RuleParser) -> None:
 @pytest.mark.parametrize(("text", "audience"), [
     ("something for the whole family", "kids"),
     ("a movie my 6 year old daughter would like", "kids"),
+    ("something for my 6 year old", "kids"),
+    ("a comedy for our 8-year-old", "kids"),
     ("kid-friendly please", "kids"),
     ("a cartoon for grown-ups", "adults"),
     ("an animated film that's not for little kids", "adults"),
@@ -314,6 +316,18 @@ def test_seen_all_and_asking_for_others_refines(parser: RuleParser, crime: Parse
     update = parser.parse("seen them all, got anything else?", crime)
     assert update.intent == "refine"
     assert update.refers_to_shown == [1, 2, 3]
+
+
+@pytest.mark.parametrize("text", ["I've seen those too", "watched them", "seen these already"])
+def test_seen_those_marks_every_shown_item_seen(parser: RuleParser, crime: ParseContext, text: str) -> None:
+    update = parser.parse(text, crime)
+    assert (update.intent, update.feedback, update.refers_to_shown) == ("feedback", "seen", [1, 2, 3])
+
+
+def test_more_like_them_is_not_seen_feedback(parser: RuleParser, crime: ParseContext) -> None:
+    update = parser.parse("the last two look good, any more like them?", crime)
+    assert update.refers_to_shown == [2, 3]
+    assert update.feedback != "seen"
 
 
 def test_seen_feedback_on_a_shown_item(parser: RuleParser, crime: ParseContext) -> None:

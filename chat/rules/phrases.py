@@ -67,6 +67,8 @@ class PhraseTable:
                 for noun in lx.KID_NOUNS:
                     if noun not in ("one", "ones") or age:
                         self._add(" ".join(x for x in (owner, age, noun) if x), "audience", "kids")
+                if "year" in age:  # "for my 6 year old": the age says who it is for
+                    self._add(f"{owner} {age}", "audience", "kids")
 
     def _add_keywords(self) -> None:
         """Mood and theme phrases; one ending in a genre word also names the genre ("dark comedy")."""

@@ -14,6 +14,8 @@ from chat.rules.utterance import HARD_PUNCT, Match, Utterance, fold_phrase
 Found = tuple[int, list[int]]  # end word, positions referred to
 TIME_UNITS = ("years", "year", "decades", "minutes", "hours", "mins")  # "the last 10 years" is no reference
 SAW_WORDS = {"seen", "watched", "like", "liked", "saw"}  # "any of those" refers only after one of these
+BARE_PLURALS = {"those", "these", "them"}  # "seen those (too)": every shown item, right after a SEEN word
+SEEN_WORDS = {"seen", "watched", "saw"}  # not "like": "more like them" asks for similar items
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ def _reference_at(u: Utterance, k: int, cues: ReferenceCues) -> Found | None:
             if w[k] == "any" and not (u.before(k, 3) and set(u.before(k, 3)) & SAW_WORDS):
                 return None
             return k + length, list(range(1, n + 1))
+    if w[k] in BARE_PLURALS and set(u.before(k, 2)) & SEEN_WORDS and not u.crosses(k, k + 1):
+        return k + 1, list(range(1, n + 1))
     return _numbered_at(u, k) or _ordinal_at(u, k, cues.ordinals)
 
 
