@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from chat.schemas import Reply
 from marquee.errors import BadInput, MarqueeError
+from prompts.simulator import SIMULATOR_PROMPT
 from retrieval.catalog import Catalog, Item, fold
 from tools.attributes import attribute_level
 
@@ -238,15 +239,6 @@ class RuleBasedUser:
         if leaks(text, self.target):  # a person's or tag's word may coincide with the title: drop it
             text = " ".join(w for w in text.split() if not leaks(w, self.target))
         return UserTurn(text=text, revealed=revealed)
-
-
-SIMULATOR_PROMPT = (
-    "You are a person looking for a movie to watch, chatting with a recommender. You secretly want one "
-    "specific movie with these attributes: {facts}. Never say its title or any word of its title. "
-    "Say in one short sentence what you want, like a real user would: vague at first, then answer the "
-    "recommender's question or criticise its suggestions (too old, less violent, not animated...). "
-    "The plan for this turn: {plan}"
-)
 
 
 class LLMUser:
