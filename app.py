@@ -15,7 +15,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from marquee.errors import MarqueeError, NotFound  # noqa: E402
+from marquee.errors import BadInput, MarqueeError, NotFound  # noqa: E402
 from marquee.service import GivenDemographics, Marquee, TurnResult  # noqa: E402
 from marquee.settings import Settings  # noqa: E402
 from retrieval.demographics import AGE_GROUPS, OCCUPATIONS  # noqa: E402
@@ -28,6 +28,7 @@ AGE_CHOICES = [SKIP, *AGE_GROUPS]
 GENDER_CHOICES = [SKIP, "Female", "Male"]  # the rating data behind cold start records only these
 OCCUPATION_CHOICES = [SKIP, *sorted(OCCUPATIONS, key=str.lower)]
 STREAM_CHUNK = 24  # characters per streamed update
+MAX_PICTURE_BYTES = 20_000_000  # retrieval.images refuses larger files; read one byte more to let it say so
 CSS = """
 .mq-card {border: 1px solid #ddd; border-radius: 10px; padding: 10px 12px; min-height: 120px}
 .mq-card h4 {margin: 0 0 4px 0}
@@ -83,6 +84,17 @@ def result_json(result: TurnResult) -> dict:
     }
 
 
+def read_picture(path: str | None) -> bytes | None:
+    """The bytes of a picture the UI received (Gradio hands over a temporary file), or None."""
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MAX_PICTURE_BYTES + 1)
+    except OSError as exc:
+        raise BadInput(f"the picture could not be read ({exc.strerror})") from exc
+
+
 @contextmanager
 def user_errors():
     """Turn Marquee's errors into messages the caller sees (gr.Error is shown, not hidden)."""
@@ -121,23 +133,25 @@ def build_ui(marquee: Marquee) -> gr.Blocks:
         return [conversation_id, messages, items, *cards_update(items), *about]
 
     def on_send(message: str, history: list, conversation_id: str | None, items: list,
-                age: str | None = None, gender: str | None = None, occupation: str | None = None):
+                age: str | None = None, gender: str | None = None, occupation: str | None = None,
+                picture_path: str | None = None):
         conversation_id = ensure_conversation(conversation_id)
-        history = [*history, {"role": "user", "content": message}]
+        said = message if not picture_path else f"{message} 🖼️ (picture)".strip()
+        history = [*history, {"role": "user", "content": said}]
         try:
             marquee.set_demographics(conversation_id, about_you(age, gender, occupation))
-            result = marquee.respond(conversation_id, message)
+            result = marquee.respond(conversation_id, message, image=read_picture(picture_path))
         except MarqueeError as exc:
             history.append({"role": "assistant", "content": f"⚠️ {exc}"})
-            yield ["", history, conversation_id, items, *cards_update(items)]
+            yield ["", history, conversation_id, items, *cards_update(items), gr.update()]
             return
         text = reply_markdown(result)
         for end in range(STREAM_CHUNK, len(text), STREAM_CHUNK):
             yield ["", [*history, {"role": "assistant", "content": text[:end]}], conversation_id, items,
-                   *[gr.update() for _ in range(2 * N_CARDS)]]
+                   *[gr.update() for _ in range(2 * N_CARDS)], gr.update()]
         new_items = [c.model_dump() for c in result.reply.items] or items
         history.append({"role": "assistant", "content": text})
-        yield ["", history, conversation_id, new_items, *cards_update(new_items)]
+        yield ["", history, conversation_id, new_items, *cards_update(new_items), None]
 
     def on_press(slot: int, kind: str, conversation_id: str | None, items: list, history: list):
         if not conversation_id or slot >= len(items):
@@ -166,6 +180,10 @@ def build_ui(marquee: Marquee) -> gr.Blocks:
                              show_label=False, scale=8, elem_id="mq-input", max_lines=4)
             send_button = gr.Button("Send", variant="primary", scale=1, elem_id="mq-send")
             reset_button = gr.Button("Reset", scale=1, elem_id="mq-reset")
+        with gr.Accordion("More like a picture (optional)", open=False, elem_id="mq-picture-box"):
+            picture = gr.Image(type="filepath", sources=["upload", "clipboard"], label="A poster or any picture",
+                               elem_id="mq-picture", height=180)
+            gr.Markdown("Send it with a message (or an empty one): I'll look for posters that look like it.")
         with gr.Accordion("About you (optional): helps the first recommendations", open=False, elem_id="mq-about"):
             with gr.Row():
                 age = gr.Dropdown(AGE_CHOICES, value=SKIP, label="Age range", elem_id="mq-age")
@@ -184,18 +202,22 @@ def build_ui(marquee: Marquee) -> gr.Blocks:
                                 [conversation, shown, chatbot], [chatbot], api_visibility="private",
                             )
                     card_outputs += [card, buttons]
-        outputs = [box, chatbot, conversation, shown, *card_outputs]
+        outputs = [box, chatbot, conversation, shown, *card_outputs, picture]
         for trigger in (box.submit, send_button.click):
-            trigger(on_send, [box, chatbot, conversation, shown, age, gender, occupation], outputs,
+            trigger(on_send, [box, chatbot, conversation, shown, age, gender, occupation, picture], outputs,
                     api_visibility="private")
         reset_button.click(on_reset, [conversation], [conversation, chatbot, shown, *card_outputs], api_visibility="private")
         demo.load(on_load, [conversation], [conversation, chatbot, shown, *card_outputs, age, gender, occupation],
                   api_visibility="private")
 
-        def api_recommend(message: str, conversation_id: str = "") -> dict:
-            """One turn; an empty conversation_id starts a new conversation."""
+        def api_recommend(message: str, conversation_id: str = "", picture: str = "") -> dict:
+            """One turn; an empty conversation_id starts a new conversation. ``picture``: an optional
+            base64 JPEG/PNG/WebP sent with the message ("more like this")."""
+            from marquee.web import decode_picture
+
             with user_errors():
-                return result_json(marquee.respond(ensure_conversation(conversation_id or None), message))
+                image = decode_picture(picture) if picture else None
+                return result_json(marquee.respond(ensure_conversation(conversation_id or None), message, image=image))
 
         def api_feedback(conversation_id: str, item_id: str, kind: str) -> dict:
             """Record liked / disliked / seen on an item."""

@@ -30,17 +30,23 @@ class PolicyPlanner:
     """Deterministic planner over the tool registry."""
 
     def respond(self, turn: TurnInput, *, deps: ToolDeps) -> PlannerResult:
-        buffer = CandidateBuffer(preferences=turn.state, history=turn.history, demographics=turn.demographics)
+        buffer = CandidateBuffer(preferences=turn.state, history=turn.history, demographics=turn.demographics,
+                                 visual=turn.update.visual or turn.update.picture is not None,
+                                 picture=turn.update.picture)
         intent = turn.update.intent
+        if turn.must_list:
+            gather_candidates(turn.state, deps, buffer)
+            return PlannerResult(reply=finalize_reply(turn, buffer, deps), buffer=buffer)
         if intent == "greet":
             return _text(replies.WELCOME, buffer, question=True)
         if intent == "reset":
             return _text(replies.RESET, buffer, question=True)
         if intent == "ask_item":
             return _text(answer_item_question(turn, deps), buffer)
-        if intent == "other" and not _has_new_content(turn):
+        picture = turn.update.picture is not None and deps.image_store is not None  # "more like this" picture
+        if intent == "other" and not _has_new_content(turn) and not picture:
             return _text(replies.OTHER, buffer)
-        if not turn.state.has_request() and not turn.history and not cold_start_applies(buffer, deps):
+        if not turn.state.has_request() and not turn.history and not cold_start_applies(buffer, deps) and not picture:
             asked = call_tool("ask", {"about": "request"}, deps=deps, buffer=buffer)
             return _text(asked.text, buffer, question=True)
         gather_candidates(turn.state, deps, buffer)
@@ -53,7 +59,7 @@ def _has_new_content(turn: TurnInput) -> bool:
 
 
 def _text(text: str, buffer: CandidateBuffer, *, question: bool = False) -> PlannerResult:
-    return PlannerResult(reply=Reply(text=text, question=question), buffer=buffer)
+    return PlannerResult(reply=Reply(text=text, question=question, notes=list(buffer.notes)), buffer=buffer)
 
 
 def cold_start_applies(buffer: CandidateBuffer, deps: ToolDeps) -> bool:
@@ -72,6 +78,8 @@ def gather_candidates(state: PreferenceState, deps: ToolDeps, buffer: CandidateB
         call_tool("cold_start", {"k": COLD_START_DEPTH}, deps=deps, buffer=buffer)
     if state.anchor_ids:
         call_tool("similar", {"k": SEARCH_DEPTH}, deps=deps, buffer=buffer)
+    if buffer.visual:  # "a poster like X", "a dark, gritty look", a picture: posters decide
+        call_tool("search_images", {"k": SEARCH_DEPTH}, deps=deps, buffer=buffer)
     text = query_text(state)
     if text or state.people_include:
         call_tool("search", {"query": text, "k": SEARCH_DEPTH}, deps=deps, buffer=buffer)
@@ -96,7 +104,7 @@ def finalize_reply(turn: TurnInput, buffer: CandidateBuffer, deps: ToolDeps, *, 
     if unverified_people and turn.state.people_exclude:
         buffer.note(replies.UNKNOWN_PEOPLE.format(n=unverified_people, people=", ".join(turn.state.people_exclude)))
     notes = list(dict.fromkeys([*turn.update.notes, *buffer.notes]))
-    request = replies.describe_request(turn.state, deps.catalog)
+    request = replies.describe_request(turn.state, deps.catalog, picture=buffer.picture is not None)
     if not cards:
         return Reply(text=replies.NOTHING_FOUND.format(request=request), notes=notes)
     reply_text = text or replies.intro(len(cards), request)

@@ -57,6 +57,16 @@ class PreferenceUpdate(BaseModel):
     ask: ItemQuestion | None = Field(None, description="For intent ask_item: what the user asks about.")
     query: str = Field("", description="Free-text remainder used for dense search.")
     notes: list[str] = Field(default_factory=list, description="What the parser ignored or could not resolve.")
+    visual: bool = Field(
+        False,
+        description="The user asks for a look (\"a poster like Se7en's\", \"a dark, gritty look\", a picture "
+        "sent with the message): the image collection decides.",
+    )
+    picture: list[float] | None = Field(
+        None, exclude=True,
+        description="A picture sent with this message, embedded in the image space by the service. Never set by "
+        "a parser, never stored.",
+    )
 
     @model_validator(mode="after")
     def _no_contradictions(self) -> "PreferenceUpdate":

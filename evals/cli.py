@@ -162,6 +162,9 @@ def redial_command(
     folds: int = typer.Option(5, help="k-fold by dialog_id for what is learned from dialogues; 0 learns nothing."),
     seed: int = typer.Option(7, help="Seed of the fold assignment."),
     workspace: Optional[Path] = typer.Option(None, help="Where the cached KB workspace lives (default: <workspace>/evals)."),
+    train: Optional[list[Path]] = typer.Option(
+        None, help="Extra dialogue files to learn from, in every fold (default: the other *_processed.jsonl "
+                   "beside the KB); dialogues sharing a dialog_id with TURNS are dropped."),
     as_json: bool = JsonOpt,
 ) -> None:
     """ReDial Recall@1/10/50 of Marquee's ranked list, beside the published results."""
@@ -169,7 +172,10 @@ def redial_command(
 
     _existing(turns, "turns file")
     _existing(kb, "KB file")
-    result = _run(lambda: run_redial_eval(turns, kb, limit=limit, folds=folds, seed=seed, workspace_root=workspace))
+    for path in train or []:
+        _existing(path, "training dialogue file")
+    result = _run(lambda: run_redial_eval(turns, kb, limit=limit, folds=folds, seed=seed, workspace_root=workspace,
+                                          train=train))
     _emit(result, format_table(result), as_json)
 
 

@@ -16,7 +16,11 @@ Learning from ReDial dialogues (``folds`` > 0) is k-fold by ``dialog_id``: for t
 one fold, the catalog's popularity (``n_ratings``) is the number of other-fold dialogues that
 mention each movie, and the collaborative model is fitted on other-fold dialogues (a dialogue
 is a user, its mentioned movies its interactions). Nothing learned from a dialogue is scored on
-that dialogue. As a reference, the same lines are also ranked by those learned statistics alone
+that dialogue. Other dialogue files join every fold's training side whole: those given with
+``train`` or, by default, the other ``*_processed.jsonl`` files beside the KB (iEvaLM ships
+``valid_data_processed.jsonl`` there); a dialogue of theirs whose ``dialog_id`` also appears in
+the scored file is dropped, so scoring the test split learns from the dev split and from the
+test split's other folds. As a reference, the same lines are also ranked by those learned statistics alone
 (other folds' popularity plus co-mention with the context's movies, no Marquee):
 ``fold_prior_only`` in the JSON.
 """
@@ -191,6 +195,28 @@ def fold_deps(deps: Any, per_dialogue: dict[str, set[str]], train: set[str]) -> 
     return dataclasses.replace(deps, catalog=catalog, keywords=KeywordIndex(catalog), cf=cf, extras={})
 
 
+def sibling_dialogue_files(turns: Path, kb: Path) -> list[Path]:
+    """The default extra training dialogues: ``*_processed.jsonl`` beside the KB, except ``turns``."""
+    scored = Path(turns).resolve()
+    return [p for p in sorted(Path(kb).resolve().parent.glob("*_processed.jsonl")) if p.resolve() != scored]
+
+
+def extra_dialogues(files: Iterable[Path], mentions: MentionIndex, scored_ids: set[str]) -> dict[str, set[str]]:
+    """dialog_id -> mentioned movies of the dialogues in ``files`` that are not in the scored file.
+
+    Their ids get the file's name as a prefix, so two files' numbering cannot collide.
+    """
+    extra: dict[str, set[str]] = {}
+    for path in files:
+        lines, _ = read_turns(path)
+        kept = [line for line in lines if line.dialog_id not in scored_ids]
+        for dialog_id, items in dialogue_items(kept, mentions).items():
+            extra[f"{path.name}:{dialog_id}"] = items
+        log.info("learning also from %s: %d of %d lines (the rest share a dialog_id with the scored file)",
+                 path.name, len(kept), len(lines))
+    return extra
+
+
 class FoldPrior:
     """What the other folds' dialogues alone predict, without Marquee: popularity plus co-mention.
 
@@ -243,7 +269,7 @@ def replay_line(marquee: Any, line: RedialLine, mentions: MentionIndex) -> LineR
         elif text.strip():
             _respond(marquee, conversation, text, CONTEXT_TURN_ITEMS)
     mentioned += mentions.find(last)
-    result = _respond(marquee, conversation, last, DEEP_LIST) if last.strip() else None
+    result = _respond(marquee, conversation, last, DEEP_LIST, must_list=True) if last.strip() else None
     gold = [mentions.gold(t) for t in line.rec]
     return LineResult(
         ranking=[c.id for c in result.reply.items] if result else [],
@@ -254,9 +280,9 @@ def replay_line(marquee: Any, line: RedialLine, mentions: MentionIndex) -> LineR
     )
 
 
-def _respond(marquee: Any, conversation: str, text: str, n_items: int):
+def _respond(marquee: Any, conversation: str, text: str, n_items: int, *, must_list: bool = False):
     try:
-        return marquee.respond(conversation, text, n_items=n_items)
+        return marquee.respond(conversation, text, n_items=n_items, must_list=must_list)
     except MarqueeError as exc:  # an utterance the pipeline refuses (e.g. only symbols): skip it
         log.debug("skipped an utterance: %s", exc)
         return None
@@ -290,8 +316,12 @@ class Tally(BaseModel):
 
 
 def run_redial_eval(turns: Path, kb: Path, *, limit: int | None = None, folds: int = DEFAULT_FOLDS, seed: int = 7,
-                    workspace_root: Path | None = None, progress: bool = False) -> dict[str, Any]:
-    """Replay ReDial lines through Marquee and score its deep lists. Returns the documented JSON."""
+                    workspace_root: Path | None = None, train: list[Path] | None = None,
+                    progress: bool = False) -> dict[str, Any]:
+    """Replay ReDial lines through Marquee and score its deep lists. Returns the documented JSON.
+
+    ``train``: extra dialogue files to learn from (default: :func:`sibling_dialogue_files`).
+    """
     from marquee.service import Marquee, load_deps
     from marquee.settings import Settings
 
@@ -311,14 +341,16 @@ def run_redial_eval(turns: Path, kb: Path, *, limit: int | None = None, folds: i
     started = time.perf_counter()
     if folds:
         fold_of = assign_folds(lines, folds, seed)
-        per_dialogue = dialogue_items(lines, mentions)
+        extra_files = sibling_dialogue_files(turns, kb) if train is None else list(train)
+        extra = extra_dialogues(extra_files, mentions, set(fold_of))
+        per_dialogue = dialogue_items(lines, mentions) | extra
         for f in range(folds):
             todo = [line for line in scored if fold_of[line.dialog_id] == f]
             if not todo:
                 continue
-            train = {d for d, g in fold_of.items() if g != f}
-            deps = fold_deps(base, per_dialogue, train)
-            prior = FoldPrior(per_dialogue, train)
+            learn_from = {d for d, g in fold_of.items() if g != f} | set(extra)
+            deps = fold_deps(base, per_dialogue, learn_from)
+            prior = FoldPrior(per_dialogue, learn_from)
             marquee = Marquee(settings, deps)
             for line in todo:
                 result = replay_line(marquee, line, mentions)
@@ -336,6 +368,8 @@ def run_redial_eval(turns: Path, kb: Path, *, limit: int | None = None, folds: i
     result["ms_per_line"] = round(1000 * elapsed / max(1, tally.n_lines), 1)
     result.update({"folds": folds, "unmapped_gold": tally.unmapped, "asked_instead": tally.asked,
                    "skipped_lines": skipped})
+    if folds:
+        result["extra_training_dialogues"] = len(extra)
     if folds:
         result["fold_prior_only"] = {f"recall@{k}": prior_tally.recall(k) for k in KS}
     return result

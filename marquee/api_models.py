@@ -59,6 +59,13 @@ class MessageCreate(Request):
     text: str = Field(min_length=1, max_length=10_000, description="What the user says.",
                       examples=["a feel-good 90s comedy, nothing with Tom Cruise"])
     n_items: int | None = Field(None, ge=1, le=20, description="How many items to recommend (default: the server's).")
+    image: str | None = Field(
+        None, max_length=28_000_000,
+        description="A picture sent with the message (\"more like this\"): a JPEG, PNG or WebP file, base64-encoded "
+        "(a `data:image/...;base64,` prefix is accepted). Items whose posters look like it are recommended when "
+        "the catalog has posters. The whole body must fit MARQUEE_MAX_BODY_BYTES (16 KB by default: raise it "
+        "to accept pictures).",
+    )
 
 
 class ItemOut(BaseModel):

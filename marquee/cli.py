@@ -127,12 +127,25 @@ def ingest(
     source: Path = typer.Argument(..., help="A MovieLens folder, a ReDial id2info.json, a .jsonl of items, or a Marquee catalog folder."),
     workspace: Path = typer.Option(..., help="Workspace folder to build (catalog + index)."),
     ratings: Optional[Path] = typer.Option(None, help="Ratings CSV (user_id,item_id,rating,timestamp) for the collaborative model."),
+    images: Optional[Path] = typer.Option(None, help="Poster folder (<item id>.jpg|.png|...): builds the image collection."),
+    vectors: Optional[list[Path]] = typer.Option(None, "--vectors", help="Precomputed vector file (.npz, .npy + .ids.txt, .parquet); "
+                                                 "repeat for several. Its name gives the modality: audio.npz -> items_audio."),
+    vector_dim: Optional[list[str]] = typer.Option(None, "--vector-dim", help="Expected width of a modality, NAME=DIM "
+                                                   "(e.g. audio=128); a file of another width is refused."),
 ) -> None:
-    """Build a workspace from a catalog source: items, vector index (with a progress bar)."""
+    """Build a workspace from a catalog source: items, vector index, and with --images / --vectors the
+    image and precomputed collections (with progress bars). Bad images are skipped and counted."""
     from marquee.ingest import ingest_catalog
 
+    dims: dict[str, int] = {}
+    for spec in vector_dim or []:
+        name, _, value = spec.partition("=")
+        if not name or not value.isdigit():
+            _fail(f"--vector-dim {spec!r}: use NAME=DIM, e.g. audio=128")
+        dims[name] = int(value)
     try:
-        summary = ingest_catalog(source, workspace=workspace, ratings=ratings)
+        summary = ingest_catalog(source, workspace=workspace, ratings=ratings, images=images,
+                                 vectors=vectors or [], vector_dims=dims)
     except MarqueeError as exc:
         _fail(str(exc))
     typer.echo(summary.render())

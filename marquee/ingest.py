@@ -1,18 +1,73 @@
-"""Building a workspace from any catalog source: items in Marquee's format plus the vector index."""
+"""Building a workspace from any catalog source: items in Marquee's format plus the vector index,
+and the collections of the other modalities (posters, precomputed vectors).
+
+:func:`open_modalities` is shared by ingestion and by start-up (``marquee.service.load_deps``):
+one collection per modality, same item ids as ``items_text``, each built atomically and reused
+while its catalog, encoder and input files are unchanged.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from marquee.errors import CatalogError
+from pydantic import BaseModel, Field
+
+from marquee.errors import BadInput, CatalogError, ConfigError
 from marquee.settings import Settings
 from retrieval.catalog import Catalog, Item
 
+if TYPE_CHECKING:  # pragma: no cover
+    from chromadb.api import ClientAPI
+
+    from retrieval.encoder import TextEncoder
+    from retrieval.modalities import ImageEncoder, PrecomputedVectors
+    from retrieval.store import ItemStore
+
 log = logging.getLogger(__name__)
+
+
+RESERVED_MODALITIES = ("text", "image")
+
+
+class ModalityReport(BaseModel):
+    """What one modality collection holds, for the ingest summary and the start-up log."""
+
+    collection: str
+    encoder: str
+    items: int = Field(description="Items in the catalog.")
+    stored: int = Field(description="Items with a vector in this collection.")
+    rebuilt: bool
+    skipped: dict[str, int] = Field(default_factory=dict, description="Unusable inputs by reason.")
+
+    @property
+    def without(self) -> int:
+        """Items with nothing in this modality (no poster, no vector), skips aside."""
+        return max(0, self.items - self.stored - sum(self.skipped.values()))
+
+    def render(self) -> str:
+        skipped = ", ".join(f"{reason} {n}" for reason, n in sorted(self.skipped.items())) or "none"
+        verb = "built" if self.rebuilt else "reused"
+        return (f"{self.collection}: {self.stored} of {self.items} items ({verb}; encoder {self.encoder}); "
+                f"skipped: {skipped}; {self.without} items have none")
+
+
+@dataclass
+class ModalityStores:
+    """The optional modalities of a workspace. Empty (all ``None``) for a catalog without images."""
+
+    image_store: "ItemStore | None" = None
+    image_encoder: "ImageEncoder | None" = None
+    stores: dict[str, "ItemStore"] = field(default_factory=dict)  # precomputed: modality -> store
+    posters: dict[str, Path] = field(default_factory=dict)  # item id -> poster file, for the cards
+    reports: list[ModalityReport] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -22,14 +77,21 @@ class IngestSummary:
     catalog_dir: Path
     problems: list[str] = field(default_factory=list)
     ratings: bool = False
+    modalities: list[ModalityReport] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    serve_env: dict[str, str] = field(default_factory=dict)
 
     def render(self) -> str:
+        env = {"MARQUEE_WORKSPACE": str(self.catalog_dir.parent), "MARQUEE_CATALOG": str(self.catalog_dir),
+               **self.serve_env}
         lines = [
             f"ingested {self.items} items into {self.catalog_dir}",
             f"skipped {self.skipped} rows" + (":" if self.problems else ""),
             *[f"  - {p}" for p in self.problems[:10]],
             f"ratings: {'yes' if self.ratings else 'none (no collaborative model)'}",
-            f"serve it with: MARQUEE_WORKSPACE={self.catalog_dir.parent} MARQUEE_CATALOG={self.catalog_dir} marquee serve",
+            *[report.render() for report in self.modalities],
+            *[f"note: {note}" for note in self.notes],
+            "serve it with: " + " ".join(f"{k}={v}" for k, v in env.items()) + " marquee serve",
         ]
         return "\n".join(lines)
 
@@ -44,25 +106,224 @@ def write_items(items: list[Item], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def ingest_catalog(source: Path, *, workspace: Path, ratings: Path | None = None, progress: bool = True) -> IngestSummary:
-    """Read ``source``, write ``workspace/catalog`` and build the text index."""
+def ingest_catalog(
+    source: Path,
+    *,
+    workspace: Path,
+    ratings: Path | None = None,
+    images: Path | None = None,
+    vectors: Sequence[Path] = (),
+    vector_dims: dict[str, int] | None = None,
+    progress: bool = True,
+) -> IngestSummary:
+    """Read ``source``, write ``workspace/catalog`` and build the text index; with ``images`` (a
+    poster folder) the image collection, with ``vectors`` one collection per vector file.
+
+    Vector files are validated before anything is written: a bad one refuses the whole ingest.
+    """
     from retrieval.encoder import load_text_encoder
     from retrieval.loaders import load_source
-    from retrieval.store import open_item_store
+    from retrieval.store import make_chroma_client, open_item_store
 
     items, problems = load_source(Path(source))
     if not items:
         raise CatalogError(f"no usable items in {source} ({len(problems)} rows skipped)")
+    catalog = Catalog(items)
     catalog_dir = Path(workspace) / "catalog"
+    try:
+        settings = Settings(workspace=Path(workspace), catalog=catalog_dir, image_folder=images,
+                            vector_files=list(vectors), vector_dims=vector_dims or {})
+    except ValueError as exc:
+        raise BadInput(f"bad ingest options: {exc}") from exc
+    if images is not None and not Path(images).is_dir():
+        raise BadInput(f"image folder not found: {images}")
+    loaded = read_vector_files(settings, catalog)  # before writing anything
     write_items(items, catalog_dir / "items.jsonl")
     if ratings is not None:
         if not Path(ratings).is_file():
             raise CatalogError(f"ratings file not found: {ratings}")
         shutil.copyfile(ratings, catalog_dir / "ratings.csv")
-    settings = Settings(workspace=Path(workspace), catalog=catalog_dir)
-    catalog = Catalog(items)
-    open_item_store(settings, catalog, load_text_encoder(settings), progress=progress)
+    encoder = load_text_encoder(settings)
+    store = open_item_store(settings, catalog, encoder, progress=progress)
+    extra = open_modalities(settings, catalog, encoder, client=store.client, progress=progress, vectors=loaded)
+    serve_env = {}
+    if images is not None:
+        serve_env["MARQUEE_IMAGE_FOLDER"] = str(Path(images).resolve())
+    if vectors:
+        serve_env["MARQUEE_VECTOR_FILES"] = "'" + json.dumps([str(Path(v).resolve()) for v in vectors]) + "'"
+    if vector_dims:
+        serve_env["MARQUEE_VECTOR_DIMS"] = "'" + json.dumps(vector_dims) + "'"
     return IngestSummary(
         items=len(items), skipped=len(problems), catalog_dir=catalog_dir, problems=problems,
-        ratings=(catalog_dir / "ratings.csv").exists(),
+        ratings=(catalog_dir / "ratings.csv").exists(), modalities=extra.reports, notes=extra.notes,
+        serve_env=serve_env,
     )
+
+
+# --------------------------------------------------------------------------- other modalities
+
+
+def read_vector_files(settings: Settings, catalog: Catalog) -> dict[str, "PrecomputedVectors"]:
+    """Every configured vector file, validated as a whole: modality name (the file's stem) -> vectors.
+
+    Raises :class:`BadInput` naming ``MARQUEE_VECTOR_FILES`` and the file for the first problem
+    (wrong width, unknown or duplicate ids, NaN, two files for one modality, a reserved name);
+    nothing is written before every file has passed.
+    """
+    from retrieval.modalities import load_precomputed
+
+    loaded: dict[str, PrecomputedVectors] = {}
+    for path in settings.vector_files:
+        name = Path(path).name.split(".")[0]
+        if not name.isidentifier() or name in RESERVED_MODALITIES:
+            raise BadInput(f"MARQUEE_VECTOR_FILES: {Path(path).name}: the file name gives the modality, so it must "
+                           f"be a plain word other than {' or '.join(RESERVED_MODALITIES)} (e.g. audio.npz)")
+        if name in loaded:
+            raise BadInput(f"MARQUEE_VECTOR_FILES: two files for the modality {name!r}")
+        try:
+            loaded[name] = load_precomputed(path, known_ids=catalog.ids, dim=settings.vector_dims.get(name))
+        except (BadInput, ConfigError) as exc:
+            raise type(exc)(f"MARQUEE_VECTOR_FILES: {exc}; no collection was written") from exc
+    return loaded
+
+
+def image_roots(settings: Settings) -> list[Path]:
+    """The folders images may be read from: the image folder and the catalog folder."""
+    roots = [settings.image_folder, settings.catalog]
+    return [Path(r).expanduser().resolve() for r in roots if r is not None and Path(r).expanduser().is_dir()]
+
+
+def _files_digest(paths: dict[str, Path]) -> str:
+    """A short key of (item id, file name, size, modification time) of every image path."""
+    digest = hashlib.sha256()
+    for item_id in sorted(paths):
+        path = Path(paths[item_id])
+        try:
+            stat = path.stat()
+            digest.update(f"{item_id}:{path}:{stat.st_size}:{int(stat.st_mtime)}\n".encode())
+        except OSError:
+            digest.update(f"{item_id}:{path}:missing\n".encode())
+    return digest.hexdigest()[:12]
+
+
+def _open_collection(client: "ClientAPI", catalog: Catalog, modality: str, embed: Callable, *, encoder_name: str,
+                     dim: int, progress: bool, extra: Callable[[], dict[str, Any]]) -> tuple["ItemStore", bool]:
+    """The collection ``items_<modality>``: reused when current, else built atomically."""
+    from retrieval.store import ItemStore
+
+    store = ItemStore(client, modality)
+    if store.is_current_for(catalog, encoder_name=encoder_name, dim=dim):
+        store.load(catalog)
+        return store, False
+    log.info("building %s for %d items", store.collection_name, len(catalog))
+    store.build_from(catalog, embed, encoder_name=encoder_name, dim=dim, progress=progress, manifest_extra=extra)
+    return store, True
+
+
+def _report(store: "ItemStore", catalog: Catalog, encoder: str, rebuilt: bool) -> ModalityReport:
+    manifest = store.manifest or {}
+    try:
+        skipped = {str(k): int(v) for k, v in json.loads(manifest.get("skipped") or "{}").items()}
+    except (ValueError, AttributeError):
+        skipped = {}
+    return ModalityReport(collection=store.collection_name, encoder=encoder, items=len(catalog),
+                          stored=len(store.ids), rebuilt=rebuilt, skipped=skipped)
+
+
+def _image_encoder(settings: Settings, catalog: Catalog, paths: dict[str, Path], roots: list[Path],
+                   text_encoder: "TextEncoder", progress: bool) -> "ImageEncoder":
+    """CLIP from its folder, or the poster CNN for this catalog version (trained once, then cached)."""
+    if settings.image_encoder == "clip":
+        from retrieval.clip_encoder import load_clip_encoder
+
+        return load_clip_encoder(settings.clip_model)  # ConfigError names MARQUEE_CLIP_MODEL
+    from retrieval.modalities import PosterImageEncoder
+    from retrieval.poster_encoder import PosterEncoderConfig, ensure_poster_encoder
+    from retrieval.store import catalog_fingerprint
+
+    try:
+        config = PosterEncoderConfig(**settings.poster_encoder_options)
+    except ValueError as exc:
+        raise ConfigError(f"MARQUEE_POSTER_ENCODER_OPTIONS: {exc}") from exc
+    poster = ensure_poster_encoder(
+        workspace=settings.workspace, catalog_fingerprint=catalog_fingerprint(catalog), items=list(catalog),
+        image_paths=paths, allowed_roots=roots, text_encoder=text_encoder, config=config, progress=progress,
+    )
+    return PosterImageEncoder(poster, text_encoder)
+
+
+def _readable_posters(paths: dict[str, Path], roots: list[Path]) -> dict[str, Path]:
+    """The image paths a card may show: files inside the allowed folders."""
+    from retrieval.images import ImageRejected, resolve_allowed
+
+    kept: dict[str, Path] = {}
+    for item_id, path in paths.items():
+        try:
+            resolved = resolve_allowed(path, roots)
+        except ImageRejected:
+            continue
+        if resolved.is_file():
+            kept[item_id] = resolved
+    return kept
+
+
+def open_modalities(
+    settings: Settings,
+    catalog: Catalog,
+    text_encoder: "TextEncoder",
+    *,
+    client: "ClientAPI",
+    progress: bool = True,
+    vectors: dict[str, "PrecomputedVectors"] | None = None,
+) -> ModalityStores:
+    """Open (building when needed) the image collection and the precomputed ones.
+
+    A catalog without any image (the demo catalog) gets no image collection and nothing is
+    trained. Bad images are skipped and counted by reason in the reports; a bad vector file or
+    image setting raises (:class:`BadInput` / :class:`ConfigError`) before anything is written.
+    """
+    from retrieval.modalities import ImageModality, PrecomputedModality, collect_image_paths
+
+    vectors = read_vector_files(settings, catalog) if vectors is None else vectors
+    result = ModalityStores()
+    try:
+        found, remote = collect_image_paths(catalog, folder=settings.image_folder, base=settings.catalog)
+    except BadInput as exc:
+        raise ConfigError(f"MARQUEE_IMAGE_FOLDER: {exc}") from exc
+    paths = {item_id: Path(path) for item_id, path in found.items()}
+    roots = image_roots(settings)
+    result.posters = _readable_posters(paths, roots)
+    if paths and settings.image_encoder != "none":
+        try:
+            encoder = _image_encoder(settings, catalog, paths, roots, text_encoder, progress)
+        except BadInput as exc:  # e.g. fewer than 2 usable posters to train on
+            log.warning("no image collection: %s", exc)
+            result.notes.append(f"no image collection: {exc}")
+            encoder = None
+        if encoder is not None:
+            modality = ImageModality(encoder, paths, allowed_roots=roots)
+            name = f"{modality.name}|files:{_files_digest(paths)}"
+            store, rebuilt = _open_collection(
+                client, catalog, "image", modality.embed_items, encoder_name=name, dim=modality.dim,
+                progress=progress,
+                extra=lambda: {"skipped": json.dumps({**remote, **modality.summary.skipped}),
+                               "alpha_flattened": modality.summary.alpha_flattened},
+            )
+            result.reports.append(_report(store, catalog, modality.name, rebuilt))
+            if store.ids:
+                result.image_store, result.image_encoder = store, encoder
+                result.posters = {i: p for i, p in result.posters.items() if i in store}
+            else:
+                result.notes.append("no usable image: the image collection is empty, image search is off")
+    for name, loaded in vectors.items():
+        modality = PrecomputedModality(loaded, modality=name)
+        store, rebuilt = _open_collection(
+            client, catalog, name, modality.embed_items, encoder_name=modality.name, dim=modality.dim,
+            progress=progress, extra=lambda loaded=loaded: {"skipped": json.dumps(
+                {"all_zero": loaded.skipped_zero} if loaded.skipped_zero else {})},
+        )
+        result.stores[name] = store
+        result.reports.append(_report(store, catalog, modality.name, rebuilt))
+    for report in result.reports:
+        log.info("%s", report.render())
+    return result

@@ -26,6 +26,7 @@ from chat.state import merge
 from marquee import db
 from marquee.errors import BadInput, CatalogError, ConfigError, NotFound
 from marquee.settings import Settings
+from prompts import replies
 from prompts.cold_start import NOTE_NO_DEMOGRAPHIC_MODEL, demographics_note
 from retrieval.catalog import fold
 from retrieval.demographics import SKIP_WORDS, Demographics, parse_demographics
@@ -111,14 +112,34 @@ def load_deps(settings: Settings, *, progress: bool = True) -> ToolDeps:
     from retrieval.search import KeywordIndex
     from retrieval.store import open_item_store
 
+    from marquee.ingest import open_modalities
+
     catalog = load_catalog(Path(settings.catalog))
     encoder = load_text_encoder(settings)
     store = open_item_store(settings, catalog, encoder, progress=progress)
+    modalities = open_modalities(settings, catalog, encoder, client=store.client, progress=progress)
     ratings = Path(settings.catalog) / "ratings.csv"
     cf = load_or_fit(ratings, settings.workspace / "cf") if ratings.exists() else None
-    deps = ToolDeps(catalog=catalog, store=store, encoder=encoder, keywords=KeywordIndex(catalog), cf=cf, settings=settings)
+    deps = ToolDeps(catalog=catalog, store=store, encoder=encoder, keywords=KeywordIndex(catalog), cf=cf, settings=settings,
+                    image_store=modalities.image_store, image_encoder=modalities.image_encoder,
+                    modality_stores=modalities.stores, posters=modalities.posters)
     attach_cold_start(deps, settings)
     return deps
+
+
+def embed_picture(deps: ToolDeps, data: bytes) -> list[float] | None:
+    """An uploaded picture in the image space, or ``None`` when the catalog has no image collection.
+
+    The bytes are checked like any image (:func:`retrieval.images.load_image_bytes`): a corrupt,
+    huge, tiny or fully transparent picture raises ``ImageRejected`` (a ``BadInput``) with a
+    message for the user.
+    """
+    from retrieval.images import load_image_bytes
+
+    image = load_image_bytes(data, label="the picture you sent")
+    if deps.image_store is None or deps.image_encoder is None:
+        return None
+    return [float(v) for v in deps.image_encoder.encode_images([image])[0]]
 
 
 def attach_cold_start(deps: ToolDeps, settings: Settings) -> None:
@@ -239,9 +260,21 @@ class Marquee:
         with Session(self.engine) as session:
             return session.get(db.Conversation, conversation_id) is not None
 
-    def respond(self, conversation_id: str | None, utterance: str, *, n_items: int | None = None) -> TurnResult:
-        """Answer one utterance in a conversation (a new one when ``conversation_id`` is None)."""
+    def respond(self, conversation_id: str | None, utterance: str, *, n_items: int | None = None,
+                image: bytes | None = None, must_list: bool = False) -> TurnResult:
+        """Answer one utterance in a conversation (a new one when ``conversation_id`` is None).
+
+        ``image``: a picture sent with the message ("more like this"); its bytes are checked
+        first, and a bad picture raises ``BadInput`` before anything is stored. Without an image
+        collection the turn is answered from the words, with a note saying so. ``must_list``: the
+        caller needs items whatever was said (see ``TurnInput.must_list``).
+        """
         started = time.perf_counter()
+        picture: list[float] | None = None
+        if image is not None:
+            picture = embed_picture(self.deps, image)
+            if not (utterance or "").strip():
+                utterance = replies.PICTURE_UTTERANCE
         text, notes = clean_utterance(utterance, max_chars=self.settings.max_utterance_chars)
         conversation_id = conversation_id or self.new_conversation()
         with self._locks[conversation_id], Session(self.engine) as session:
@@ -260,6 +293,9 @@ class Marquee:
             )
             update = self.parser.parse(text, context)
             update.notes = [*notes, *update.notes]
+            update.picture = None  # only the service sets it, from the bytes sent
+            if image is not None:
+                attach_picture(update, picture)
             new_state = merge(state, update, self.catalog)
             timings["parse"] = (time.perf_counter() - t0) * 1000
 
@@ -269,8 +305,9 @@ class Marquee:
                 history=db.user_history(session, conversation.user_id),
                 n_items=n_items or self.settings.n_recommendations,
                 demographics=None if profile.is_empty() else profile,
+                must_list=must_list,
             )
-            result = self.planner.respond(turn, deps=self.deps)
+            result = self._planner_for(update, must_list=must_list).respond(turn, deps=self.deps)
             timings["plan"] = (time.perf_counter() - t0) * 1000
             for call in result.buffer.calls:
                 stage = STAGES.get(call["tool"], "plan")
@@ -280,6 +317,9 @@ class Marquee:
             if reply.items:  # say what was done with the demographics (on the first list, or after a change)
                 said = self._demographics_notes(conversation_id, profile, profile_notes, first=not state.shown_ids)
                 reply.notes = list(dict.fromkeys([*reply.notes, *said]))
+            for card in reply.items:  # posters from the image folder show on the cards too
+                if not card.image and card.id in self.deps.posters:
+                    card.image = str(self.deps.posters[card.id])
             shown = [card.id for card in reply.items]
             if shown:
                 new_state.last_shown_ids = shown
@@ -294,6 +334,16 @@ class Marquee:
             timings["persist"] = (time.perf_counter() - t0) * 1000
             timings["total"] = (time.perf_counter() - started) * 1000
         return TurnResult(conversation_id=conversation_id, reply=reply, update=update, state=new_state, timings_ms=timings)
+
+    def _planner_for(self, update: PreferenceUpdate, *, must_list: bool = False) -> Planner:
+        """The planner of this turn. A request about a look, or a turn that must return a list, goes
+        to the policy planner (the LLM planner's fallback): only it passes the picture and the
+        visual flag to the tools and never answers such a turn with a question."""
+        if update.visual or update.picture is not None or must_list:
+            fallback = getattr(self.planner, "fallback", None)
+            if fallback is not None:
+                return fallback
+        return self.planner
 
     def _demographics_notes(self, conversation_id: str, profile: Demographics, stored_notes: list[str], *,
                             first: bool) -> list[str]:
@@ -349,6 +399,23 @@ class Marquee:
         with Session(self.engine) as session:
             db.get_conversation(session, conversation_id)
             return db.list_turns(session, conversation_id)
+
+
+def attach_picture(update: PreferenceUpdate, picture: list[float] | None) -> None:
+    """Make this turn's update about the picture sent: a visual request compared with it.
+
+    "this" / "it" in "more like this" then means the picture, not a shown item; explicit
+    positions ("like the second one") were read as references and are dropped too, because
+    the picture is what to match. ``picture`` is ``None`` when the catalog has no image
+    collection: the turn is then answered from the words (the planner notes it).
+    """
+    if picture is None:
+        update.notes.append(replies.NO_PICTURE_SEARCH)
+        return
+    update.visual = True
+    update.picture = picture
+    if update.feedback is None:
+        update.refers_to_shown = []
 
 
 def _user_row(demographics: db.UserBase | GivenDemographics | None) -> tuple[db.UserBase | None, list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +70,67 @@ class Settings(BaseSettings):
         120, ge=0, description="API requests per minute per client IP (bursts up to this many); 0 = no limit."
     )
     max_body_bytes: int = Field(16_384, ge=256, le=10_000_000, description="Largest API request body accepted.")
+
+    # --- images and other modalities (retrieval/MULTIMODAL.md) ---
+    image_encoder: Literal["poster", "clip", "none"] = Field(
+        "poster",
+        description='How posters are embedded: "poster" (a small CNN trained on the catalog\'s own posters, '
+        'on the CPU, cached in the workspace), "clip" (CLIP weights from MARQUEE_CLIP_MODEL) or "none" '
+        "(no image collection). Without any image, nothing is built either way.",
+    )
+    clip_model: Path | None = Field(
+        None, description="Local CLIP model folder (transformers or sentence-transformers layout); never downloaded."
+    )
+    image_folder: Path | None = Field(
+        None,
+        description="Folder of posters named <item id>.jpg|.png|.webp|...; items' own `image` paths are read "
+        "too (relative to the catalog folder). Only these two folders are read.",
+    )
+    vector_files: list[Path] = Field(
+        default_factory=list,
+        description='Precomputed per-item vectors (.npz, .npy + .ids.txt, .parquet), as a JSON list: '
+        '["audio.npz"]. Each becomes the collection items_<file stem>.',
+    )
+    vector_dims: dict[str, int] = Field(
+        default_factory=dict,
+        description='Expected width of each precomputed modality, as JSON: {"audio": 128}; a file of another '
+        "width is refused.",
+    )
+    poster_encoder_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Overrides of the poster encoder's training config (retrieval.poster_encoder."
+        'PosterEncoderConfig), as JSON: {"epochs": 10}.',
+    )
+    # Weight of the image score in general ranking: (1 - w) * text + w * image, on z-scores.
+    # 0.0 because on ML-1M validation users every weight tried lowered NDCG@10 of a content-only
+    # ranker (0.0048 at w=0, 0.0043 at 0.1, 0.0035 at 0.3, 0.0023 at 0.7; `marquee eval
+    # multimodal`, seed 7, numbers in retrieval/MULTIMODAL.md). Posters serve explicit visual
+    # requests instead (visual_weight).
+    image_weight: float = Field(0.0, ge=0.0, le=1.0, description="Image share of relevance in general ranking.")
+    # Not measured: a design choice so that the look decides when the user asks for a look.
+    visual_weight: float = Field(
+        0.8, ge=0.0, le=1.0,
+        description='Image share of relevance when the user asks for a look ("a poster like X", a picture).',
+    )
+    modality_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description='Share of each precomputed modality in similarity to named titles, as JSON: {"audio": 0.2}. '
+        "Default 0 (nothing measured).",
+    )
+
+    @model_validator(mode="after")
+    def _modality_settings_valid(self) -> "Settings":
+        if self.image_encoder == "clip" and self.clip_model is None:
+            raise ValueError("MARQUEE_IMAGE_ENCODER=clip needs MARQUEE_CLIP_MODEL (a local CLIP model folder)")
+        for name, weight in self.modality_weights.items():
+            if not 0.0 <= weight <= 1.0:
+                raise ValueError(f"MARQUEE_MODALITY_WEIGHTS: the weight of {name!r} must be between 0 and 1")
+        if sum(self.modality_weights.values()) + self.image_weight > 1.0:
+            raise ValueError("MARQUEE_IMAGE_WEIGHT plus MARQUEE_MODALITY_WEIGHTS must not exceed 1")
+        for name, dim in self.vector_dims.items():
+            if dim < 1:
+                raise ValueError(f"MARQUEE_VECTOR_DIMS: the width of {name!r} must be at least 1")
+        return self
 
     @model_validator(mode="after")
     def _llm_settings_complete(self) -> "Settings":

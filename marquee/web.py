@@ -79,10 +79,16 @@ class TurnGate:
 
 
 class Posters:
-    """Maps a card's image to a URL a browser can load: http(s) as is, local files through the API."""
+    """Maps a card's image to a URL a browser can load: http(s) as is, local files through the API.
 
-    def __init__(self, catalog_folder: Path):
+    A local poster is the item's own ``image`` path (relative to the catalog folder) or, for
+    items without one, its file in the image folder (``folder_posters``: item id -> path, the
+    files start-up found readable inside the allowed folders).
+    """
+
+    def __init__(self, catalog_folder: Path, folder_posters: dict[str, Path] | None = None):
         self.folder = catalog_folder
+        self.folder_posters = dict(folder_posters or {})
 
     def path(self, image: str | None) -> Path | None:
         if not image or image.startswith(("http://", "https://")):
@@ -90,12 +96,38 @@ class Posters:
         path = Path(image) if Path(image).is_absolute() else self.folder / image
         return path if path.suffix.lower() in IMAGE_TYPES and path.is_file() else None
 
+    def item_path(self, item_id: str, image: str | None) -> Path | None:
+        """The local poster file of an item: its catalog ``image`` path, else its image-folder file."""
+        own = self.path(image)
+        if own is not None:
+            return own
+        path = self.folder_posters.get(item_id)
+        return path if path is not None and path.suffix.lower() in IMAGE_TYPES and path.is_file() else None
+
     def url(self, card: Recommendation, base_url: str) -> str | None:
         if card.image and card.image.startswith(("http://", "https://")):
             return card.image
-        if self.path(card.image) is not None:
+        if self.item_path(card.id, card.image) is not None:
             return f"{base_url}{API_PREFIX}/items/{quote(card.id, safe='')}/image"
         return None
+
+
+def decode_picture(data: str | None) -> bytes | None:
+    """The bytes of a base64 picture field (``data:`` URL prefix allowed); ``BadInput`` when it is not base64."""
+    import base64
+    import binascii
+
+    if data is None:
+        return None
+    text = data.strip()
+    if text.startswith("data:"):
+        header, _, text = text.partition(",")
+        if ";base64" not in header:
+            raise BadInput("the image must be base64-encoded (data:image/...;base64,...)")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadInput("the image is not valid base64") from exc
 
 
 def reply_out(reply: Reply, posters: Posters, base_url: str) -> ReplyOut:
@@ -179,7 +211,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: RateLimiter) -> APIRouter:
     """The ``/api/v1`` routes. Every route but the poster images needs a site key."""
     router = APIRouter(prefix=API_PREFIX, tags=["api"])
-    posters = Posters(Path(settings.catalog))
+    posters = Posters(Path(settings.catalog), marquee.deps.posters)
     gate = TurnGate(TURN_CONCURRENCY)
     key_header = APIKeyHeader(name=KEY_HEADER, auto_error=False,
                               description="The site key; browsers may use it only from its allowed origins.")
@@ -234,7 +266,9 @@ def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: Ra
     async def send_message(conversation_id: str, body: MessageCreate, request: Request,
                            key: str = Depends(site_key)) -> MessageReply:
         await run_in_threadpool(owned, conversation_id, key)
-        result = await gate.run(partial(marquee.respond, conversation_id, body.text, n_items=body.n_items))
+        picture = decode_picture(body.image)
+        result = await gate.run(partial(marquee.respond, conversation_id, body.text, n_items=body.n_items,
+                                        image=picture))
         turn = await run_in_threadpool(last_turn, conversation_id)
         return MessageReply(conversation_id=conversation_id, turn=turn,
                             reply=reply_out(result.reply, posters, base_url(request)))
@@ -251,12 +285,18 @@ def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: Ra
                              key: str = Depends(site_key)) -> StreamingResponse:
         await run_in_threadpool(owned, conversation_id, key)
         clean_utterance(body.text, max_chars=settings.max_utterance_chars)  # bad input: a 400, not a stream
+        picture = decode_picture(body.image)
+        if picture is not None:
+            from retrieval.images import load_image_bytes
+
+            await run_in_threadpool(load_image_bytes, picture, label="the picture you sent")  # a 400 too
         url = base_url(request)
 
         async def events() -> AsyncIterator[bytes]:
             yield sse("start", StreamStart(conversation_id=conversation_id))
             try:
-                result = await gate.run(partial(marquee.respond, conversation_id, body.text, n_items=body.n_items))
+                result = await gate.run(partial(marquee.respond, conversation_id, body.text, n_items=body.n_items,
+                                                image=picture))
                 turn = await run_in_threadpool(last_turn, conversation_id)
             except Exception as exc:  # the status line is sent: report it in the stream
                 yield sse("error", stream_error(exc))
@@ -296,7 +336,7 @@ def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: Ra
                 summary="An item's poster (no key: browsers load it with an <img> tag)")
     def item_image(item_id: str) -> FileResponse:
         item = marquee.catalog.get(item_id)
-        path = posters.path(item.image) if item else None
+        path = posters.item_path(item.id, item.image) if item else None
         if path is None:
             raise NotFound(f"no poster for item {item_id!r}")
         return FileResponse(path, media_type=IMAGE_TYPES[path.suffix.lower()],

@@ -25,6 +25,16 @@ RELAXED_GENRES = "Few titles have all of {genres}, so I also included titles wit
 UNKNOWN_PEOPLE = (
     "{n} of these have no cast list in the catalog, so I couldn't check them for {people}."
 )
+NO_IMAGES = "I can't compare posters for this catalog (it has no image collection), so I searched by text instead."
+NO_PICTURE_SEARCH = (
+    "I can't compare pictures for this catalog (it has no image collection), so I couldn't use your picture."
+)
+NO_POSTER_FOR = "{title} has no poster here, so I compared it by its description instead."
+# Justification clauses: only when the image score is what put the item on the list (tools/explain.py).
+LOOKS_LIKE_ITEM = "its poster looks much like {title}'s"
+LOOKS_LIKE_PICTURE = "its poster looks much like the picture you sent"
+LOOKS_LIKE_WORDS = "its poster has the look you asked for"
+PICTURE_UTTERANCE = "more like this picture"  # stored as the message when a picture comes without words
 QUESTION_NAMES = {
     "director": "directors", "writer": "writers", "cast": "stars",
 }
@@ -40,9 +50,12 @@ def _span(low: int | None, high: int | None, unit: str = "") -> str | None:
     return None
 
 
-def describe_request(state: PreferenceState, catalog: Catalog) -> str:
-    """A short plain-English summary of the request, e.g. ``Comedy, 1990–1999, without Adam Sandler``."""
-    parts: list[str] = []
+def describe_request(state: PreferenceState, catalog: Catalog, *, picture: bool = False) -> str:
+    """A short plain-English summary of the request, e.g. ``Comedy, 1990–1999, without Adam Sandler``.
+
+    ``picture``: a picture came with the message ("more like this").
+    """
+    parts: list[str] = ["a look like your picture"] if picture else []
     if state.genres_include:
         parts.append(" + ".join(state.genres_include))
     years = _span(state.year_min, state.year_max)

@@ -251,12 +251,17 @@ class ItemStore:
 
     def is_current(self, catalog: Catalog, encoder: TextEncoder) -> bool:
         """True when the live collection holds this catalog embedded by this encoder."""
+        return self.is_current_for(catalog, encoder_name=encoder.name, dim=encoder.dim)
+
+    def is_current_for(self, catalog: Catalog, *, encoder_name: str, dim: int) -> bool:
+        """True when the live collection holds this catalog embedded by the encoder named so
+        (any modality: the name identifies the encoder *and* its inputs, e.g. the poster files)."""
         manifest = self.manifest
         return bool(
             manifest
             and manifest.get("fingerprint") == catalog_fingerprint(catalog)
-            and manifest.get("encoder") == encoder.name
-            and manifest.get("dim") == encoder.dim
+            and manifest.get("encoder") == encoder_name
+            and manifest.get("dim") == dim
             and manifest.get("count") == len(catalog)
         )
 
@@ -280,11 +285,14 @@ class ItemStore:
         encoder_name: str,
         dim: int,
         progress: bool = True,
+        manifest_extra: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         """Build from any per-batch embedder (other modalities plug in here).
 
         ``embed`` gets a batch of items and returns one row per item; an all-zero row means
         "this item has nothing in this modality" and the item is left out of the collection.
+        ``manifest_extra`` is called once every item is embedded; what it returns (str, int,
+        float or bool values) is kept in the manifest, e.g. how many images were skipped and why.
         """
         from tqdm.auto import tqdm
 
@@ -332,6 +340,8 @@ class ItemStore:
             "marquee_stored": len(kept_ids),
             "marquee_built_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
         }
+        if manifest_extra is not None:
+            manifest.update({f"marquee_{k}": v for k, v in manifest_extra().items()})
         # The swap: only a complete collection ever carries the live name and a manifest.
         if self._get_collection(self.collection_name) is not None:
             self.client.delete_collection(self.collection_name)
@@ -397,6 +407,11 @@ class ItemStore:
     def ids(self) -> list[str]:
         """Ids of every stored item, in the row order of the in-memory matrix."""
         return list(self._ids)
+
+    @property
+    def dim(self) -> int:
+        """Width of the stored vectors."""
+        return int(self._matrix.shape[1])
 
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._row

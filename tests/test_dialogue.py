@@ -90,3 +90,12 @@ def test_a_turn_is_logged_with_its_tool_calls(marquee):
         turn = session.exec(select(db.Turn).where(db.Turn.conversation_id == result.conversation_id)).one()
         tools = [c.tool for c in session.exec(select(db.ToolCall).where(db.ToolCall.turn_id == turn.id))]
     assert "search" in tools and "rank" in tools and "explain" in tools
+
+
+def test_a_caller_that_needs_a_list_gets_items_even_for_small_talk(marquee):
+    asked = marquee.respond(None, "Hi there, how are you?")
+    assert asked.reply.items == []
+    listed = marquee.respond(None, "Hi there, how are you?", n_items=10, must_list=True)
+    assert len(listed.reply.items) == 10
+    assert not listed.reply.question
+    assert_grounded(listed, marquee)

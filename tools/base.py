@@ -29,6 +29,9 @@ class ScoredItem(BaseModel):
     unverified: list[str] = Field(
         default_factory=list, description="Constraints the catalog could not check for this item (unknown facts)."
     )
+    image_anchor_id: str | None = Field(
+        None, description="The named item whose poster this one's looks like (visual requests), if any."
+    )
 
 
 class Explanation(BaseModel):
@@ -52,6 +55,10 @@ class CandidateBuffer(BaseModel):
     question: str | None = None
     notes: list[str] = Field(default_factory=list, description="Honest notes for the reply (relaxed filters, unknown facts).")
     calls: list[dict[str, Any]] = Field(default_factory=list, description="Tool calls made this turn, for the audit log.")
+    visual: bool = Field(False, description="This turn asks for a look: the image score dominates relevance.")
+    picture: list[float] | None = Field(
+        None, exclude=True, description="A picture sent this turn, embedded in the image space (not logged)."
+    )
 
     def add(self, new: list[ScoredItem]) -> None:
         """Merge candidates: an item found twice keeps the better score and both sets of signals."""
@@ -64,6 +71,7 @@ class CandidateBuffer(BaseModel):
             old.signals.update({k: max(v, old.signals.get(k, v)) for k, v in item.signals.items()})
             old.score = max(old.score, item.score)
             old.anchor_id = old.anchor_id or item.anchor_id
+            old.image_anchor_id = old.image_anchor_id or item.image_anchor_id
         self.items = list(by_id.values())
 
     def note(self, text: str) -> None:
@@ -82,6 +90,10 @@ class ToolDeps:
     cf: Any | None  # retrieval.cf.CFModel
     settings: Any  # marquee.settings.Settings
     extras: dict[str, Any] = field(default_factory=dict)
+    image_store: Any | None = None  # retrieval.store.ItemStore of items_image; None: no posters to compare
+    image_encoder: Any | None = None  # retrieval.modalities.ImageEncoder (pictures and words -> image space)
+    modality_stores: dict[str, Any] = field(default_factory=dict)  # precomputed modalities: name -> ItemStore
+    posters: dict[str, Any] = field(default_factory=dict)  # item id -> poster file (pathlib.Path) for the cards
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from chat.schemas import PreferenceState
+from prompts import replies
 from retrieval.catalog import Item, fold, normalize_name
 from retrieval.demographics import Demographics
 from retrieval.group_taste import genre_phrase, group_phrase, profile_has_group
 from tools.attributes import PROXIES
 from tools.base import CandidateBuffer, Explanation, ScoredItem, ToolDeps, tool
-from tools.ranking import WEIGHTS
+from tools.ranking import MUCH_ALIKE_Z, WEIGHTS
 
 MIN_RATINGS_TO_CITE = 20
 
@@ -95,12 +96,39 @@ def _group_clause(candidate: ScoredItem, item: Item, demographics: Demographics 
     return f"{group_phrase(attribute, value)} who like {genre_phrase(genres[0])} often enjoy it"
 
 
+def image_earned(candidate: ScoredItem) -> bool:
+    """Did the poster put this item here? Its image score must be well above the other candidates'
+    (``MUCH_ALIKE_Z``) and either be its largest part of the score (``image_led``) or be what
+    lifted it into the list (``image_decisive``, see ``tools.ranking.mark_image_decisive``)."""
+    signals = candidate.signals
+    return (signals.get("rank_image", 0.0) > 0 and signals.get("image_z", 0.0) >= MUCH_ALIKE_Z
+            and bool(signals.get("image_led") or signals.get("image_decisive")))
+
+
+def _image_clause(candidate: ScoredItem, deps: ToolDeps, reasons: list[str]) -> str | None:
+    """"its poster looks much like Se7en's": only when the image score earned the item its place."""
+    if not image_earned(candidate):
+        return None
+    anchor = deps.catalog.get(candidate.image_anchor_id) if candidate.image_anchor_id else None
+    if anchor is not None:
+        reasons.append(f"image:{anchor.id}")
+        return replies.LOOKS_LIKE_ITEM.format(title=anchor.title)
+    if candidate.signals.get("image_ref_picture"):
+        reasons.append("image:picture")
+        return replies.LOOKS_LIKE_PICTURE
+    reasons.append("image:words")
+    return replies.LOOKS_LIKE_WORDS
+
+
 def explain_item(candidate: ScoredItem, state: PreferenceState, deps: ToolDeps, *,
                  demographics: Demographics | None = None) -> Explanation:
     """The why of one card. ``demographics``: the user's, when given (cold-start clauses)."""
     item: Item = deps.catalog.get(candidate.id)
     reasons: list[str] = []
     first: list[str] = []
+    looks = _image_clause(candidate, deps, reasons)
+    if looks:
+        first.append(looks)
     anchor = deps.catalog.get(candidate.anchor_id) if candidate.anchor_id else None
     if anchor is not None:
         shared = [g for g in item.genres if g in anchor.genres]
@@ -158,8 +186,8 @@ def _capitalize(text: str) -> str:
 @tool("explain", ExplainArgs, Explanations)
 def explain_candidates(args: ExplainArgs, *, deps: ToolDeps, buffer: CandidateBuffer) -> Explanations:
     """Justify the first k candidates from their own attributes (genres, people, tags, year,
-    ratings) and from what selected them (similarity to a named item, the taste of the user's
-    demographic group). Never invents facts."""
+    ratings) and from what selected them (similarity to a named item, a poster that looks like
+    the one asked for, the taste of the user's demographic group). Never invents facts."""
     explained = [explain_item(c, buffer.preferences, deps, demographics=buffer.demographics)
                  for c in buffer.items[: args.k]]
     buffer.explanations.update({e.item_id: e for e in explained})

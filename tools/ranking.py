@@ -1,14 +1,24 @@
-"""Ranking the candidate buffer: relevance, preference match, CF, popularity, critiques, diversity."""
+"""Ranking the candidate buffer: relevance, preference match, CF, popularity, critiques, diversity.
+
+Relevance can fuse modalities: the text-side score (similarity to named titles, else to the
+request's words) and the image score (posters compared with :func:`tools.retrieve.image_references`)
+are z-scored over the candidates and mixed ``(1 - w) * text + w * image``, with ``w`` =
+``settings.image_weight`` (0 by default: it only hurt on validation users) or, when the user
+asks for a look, ``settings.visual_weight``. Precomputed modalities join similarity to named
+titles the same way (``settings.modality_weights``). Each candidate records what the image
+contributed (``rank_image``), so a justification may cite the poster only when it mattered.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from chat.schemas import PreferenceState
 from retrieval.catalog import Item, fold
 from tools.attributes import attribute_level, mood_directions
 from tools.base import CandidateBuffer, ScoredItem, ToolDeps, tool
-from tools.retrieve import popularity_score, query_text, query_vector
+from tools.retrieve import ImageReference, image_references, popularity_score, query_text, query_vector
 
 # Weights of the score components (each component is in [0, 1], critiques in [-1, 1]).
 WEIGHTS = {
@@ -24,6 +34,7 @@ WEIGHTS = {
 }
 DENSE_SHARE = 0.7  # of text relevance; the rest is BM25
 COSINE_FLOOR, COSINE_SPAN = 0.1, 0.45  # MiniLM cosines of a short query to item texts mostly fall in 0.1-0.55
+MUCH_ALIKE_Z = 0.5  # a poster "looks much like" the reference only this far (in std) above the candidates' mean
 
 
 class RankArgs(BaseModel):
@@ -73,8 +84,13 @@ def text_relevance(candidates: list[ScoredItem], query: str, deps: ToolDeps) -> 
     }
 
 
-def score_candidates(candidates: list[ScoredItem], state: PreferenceState, history: dict[str, float], deps: ToolDeps) -> None:
-    """Set ``score`` and the ranking signals of each candidate in place."""
+def score_candidates(candidates: list[ScoredItem], state: PreferenceState, history: dict[str, float], deps: ToolDeps,
+                     *, visual: bool = False, picture: list[float] | None = None) -> None:
+    """Set ``score`` and the ranking signals of each candidate in place.
+
+    ``visual``: the user asked for a look (the image score dominates relevance); ``picture``:
+    the image-space vector of a picture sent this turn.
+    """
     text = text_relevance(candidates, query_text(state), deps)
     feedback = {**{i: 1.0 for i in state.liked_ids}, **{i: -1.0 for i in state.disliked_ids}, **history}
     cf_scores: dict[str, float] = {}
@@ -82,9 +98,10 @@ def score_candidates(candidates: list[ScoredItem], state: PreferenceState, histo
         raw = deps.cf.score(feedback)
         cf_scores = _normalized({c.id: raw.get(c.id, 0.0) for c in candidates})
     wishes = [(k.attribute, k.direction) for k in state.critiques] + mood_directions(state.keywords)
+    all_parts: dict[str, dict[str, float]] = {}
     for c in candidates:
         item = deps.catalog.get(c.id)
-        parts = {
+        all_parts[c.id] = {
             "text": text.get(c.id, 0.0),
             "anchor": c.signals.get("anchor", 0.0),
             "person": c.signals.get("person", 0.0),
@@ -97,8 +114,109 @@ def score_candidates(candidates: list[ScoredItem], state: PreferenceState, histo
             "unverified": float(bool(c.unverified)),
             "cold_start": c.signals.get("cold_start", 0.0),
         }
+    fuse_modalities(candidates, all_parts, state, deps, visual=visual or picture is not None, picture=picture)
+    for c in candidates:
+        parts = all_parts[c.id]
         c.signals.update({f"rank_{k}": v for k, v in parts.items() if v})
         c.score = sum(WEIGHTS[k] * v for k, v in parts.items())
+
+
+def _z_scores(values: dict[str, float]) -> dict[str, float]:
+    """(value - mean) / std over the given ids; all 0 when they do not vary."""
+    if not values:
+        return {}
+    array = np.fromiter(values.values(), dtype=np.float64, count=len(values))
+    std = float(array.std())
+    if std < 1e-9:
+        return {k: 0.0 for k in values}
+    mean = float(array.mean())
+    return {k: (v - mean) / std for k, v in values.items()}
+
+
+def _image_similarities(ids: list[str], refs: list[ImageReference], deps: ToolDeps) -> dict[str, tuple[float, ImageReference]]:
+    """Each candidate's best poster similarity over the references (candidates without a poster: absent)."""
+    best: dict[str, tuple[float, ImageReference]] = {}
+    for ref in refs:
+        for item_id, similarity in zip(ids, deps.image_store.similarities(ref.vector, ids)):
+            if item_id == ref.item_id or np.isnan(similarity):
+                continue  # a named title's own poster is no evidence that it looks like itself
+            if item_id not in best or similarity > best[item_id][0]:
+                best[item_id] = (float(similarity), ref)
+    return best
+
+
+def _modality_similarities(ids: list[str], store, anchors: list[str]) -> dict[str, float]:
+    """Best similarity of each candidate to the anchors in a precomputed modality's store."""
+    anchors = [a for a in anchors if a in store]
+    if not anchors:
+        return {}
+    rows = np.stack([store.similarities(vector, ids) for vector in store.vectors(anchors)])
+    best = np.nanmax(np.where(np.isnan(rows), -np.inf, rows), axis=0)
+    return {i: float(v) for i, v in zip(ids, best) if np.isfinite(v)}
+
+
+def _contribution_key(modality: str) -> str:
+    """Signal holding what a modality added to a candidate's score: ``rank_image``, ``rank_vec_audio``."""
+    return "rank_image" if modality == "image" else f"rank_vec_{modality}"
+
+
+def fuse_modalities(candidates: list[ScoredItem], all_parts: dict[str, dict[str, float]], state: PreferenceState,
+                    deps: ToolDeps, *, visual: bool, picture: list[float] | None) -> None:
+    """Mix the image (and precomputed) scores into the relevance part of ``all_parts``, in place.
+
+    Nothing changes when every weight is 0 (the default for a request that is not about a look)
+    or there is no image collection. The relevance part is ``anchor`` when the candidates came
+    from named titles, else ``text``; the mix is rescaled to 0..1 across the candidates. Each
+    candidate records ``image_sim``/``image_z`` and ``rank_image`` (what the image added to its
+    score, in score units; negative when its poster looks unlike the reference), and
+    ``image_led`` when that was its largest part.
+    """
+    for c in candidates:  # a second ranking in one turn starts afresh
+        for name in ("rank_image", "image_led", "image_decisive", "image_z", "image_ref_picture"):
+            c.signals.pop(name, None)
+    settings = deps.settings
+    image_weight = getattr(settings, "visual_weight" if visual else "image_weight", 0.0) if settings else 0.0
+    ids = [c.id for c in candidates]
+    scores: dict[str, tuple[float, dict[str, float]]] = {}  # modality -> (weight, z by id)
+    image: dict[str, tuple[float, ImageReference]] = {}
+    if image_weight > 0 and ids:
+        image = _image_similarities(ids, image_references(state, deps, picture=picture), deps)
+        if image:
+            scores["image"] = (image_weight, _z_scores({i: s for i, (s, _) in image.items()}))
+    for name, weight in (getattr(settings, "modality_weights", None) or {}).items():
+        store = deps.modality_stores.get(name)
+        if weight > 0 and store is not None and state.anchor_ids and ids:
+            similar = _modality_similarities(ids, store, state.anchor_ids)
+            if similar:
+                scores[name] = (weight, _z_scores(similar))
+    if not scores:
+        return
+    key = "anchor" if any(all_parts[i]["anchor"] for i in ids) else "text"
+    base_weight = max(0.0, 1.0 - sum(weight for weight, _ in scores.values()))
+    base = _z_scores({i: all_parts[i][key] for i in ids})
+    fused = {i: base_weight * base[i] + sum(w * z.get(i, 0.0) for w, z in scores.values()) for i in ids}
+    low, span = min(fused.values()), (max(fused.values()) - min(fused.values())) or 1.0
+    for c in candidates:
+        all_parts[c.id][key] = (fused[c.id] - low) / span
+        for name, (weight, z) in scores.items():
+            contribution = WEIGHTS[key] * weight * z.get(c.id, 0.0) / span
+            c.signals[_contribution_key(name)] = contribution  # not in WEIGHTS: already in score units
+        if c.id in image:
+            similarity, ref = image[c.id]
+            c.signals["image_sim"] = similarity
+            c.signals["image_z"] = scores["image"][1][c.id]
+            c.image_anchor_id = ref.item_id
+            if ref.kind == "picture":
+                c.signals["image_ref_picture"] = 1.0
+    for c in candidates:  # "largest part": the image against the other parts, relevance counted without it
+        contribution = c.signals.get("rank_image", 0.0)
+        if contribution <= 0:
+            continue
+        parts = {k: WEIGHTS[k] * v for k, v in all_parts[c.id].items() if k != key}
+        parts[key] = WEIGHTS[key] * base_weight * base[c.id] / span
+        parts.update({name: c.signals.get(_contribution_key(name), 0.0) for name in scores if name != "image"})
+        if contribution >= max(parts.values()):
+            c.signals["image_led"] = 1.0
 
 
 def diversify(candidates: list[ScoredItem], k: int, strength: float, deps: ToolDeps) -> list[ScoredItem]:
@@ -107,15 +225,17 @@ def diversify(candidates: list[ScoredItem], k: int, strength: float, deps: ToolD
     if strength <= 0 or len(pool) <= 1:
         return pool[:k]
     vectors = deps.store.vectors([c.id for c in pool])
+    scores = np.array([c.score for c in pool], dtype=np.float64)
+    overlap = np.zeros(len(pool))  # each item's highest similarity to an item already chosen
+    free = np.ones(len(pool), dtype=bool)
     chosen: list[int] = []
-    remaining = list(range(len(pool)))
-    while remaining and len(chosen) < k:
-        def mmr(i: int) -> float:
-            overlap = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
-            return pool[i].score - strength * overlap
-        best = max(remaining, key=mmr)
+    while free.any() and len(chosen) < k:
+        mmr = np.where(free, scores - strength * overlap, -np.inf)
+        best = int(np.argmax(mmr))  # the first of equals, as the score order had it
         chosen.append(best)
-        remaining.remove(best)
+        free[best] = False
+        similarity = vectors @ vectors[best]
+        overlap = similarity if len(chosen) == 1 else np.maximum(overlap, similarity)
     return [pool[i] for i in chosen]
 
 
@@ -124,7 +244,22 @@ def rank_candidates(args: RankArgs, *, deps: ToolDeps, buffer: CandidateBuffer) 
     """Order the candidates by how well they fit: relevance to the request, similarity to named
     items, wanted genres/people/keywords, the collaborative model's view of the user's feedback,
     popularity, and critiques such as "less violent"; then keep k varied items."""
-    score_candidates(buffer.items, buffer.preferences, buffer.history, deps)
+    score_candidates(buffer.items, buffer.preferences, buffer.history, deps, visual=buffer.visual,
+                     picture=buffer.picture)
+    mark_image_decisive(buffer.items, args.k)
     buffer.items = diversify(buffer.items, args.k, args.diversity, deps)
     return RankedItems(ids=[c.id for c in buffer.items], scores=[round(c.score, 4) for c in buffer.items])
+
+
+def mark_image_decisive(candidates: list[ScoredItem], k: int) -> None:
+    """Mark ``image_decisive`` on candidates in the top ``k`` that would not be there without
+    what their poster added (``rank_image``)."""
+    if not any(c.signals.get("rank_image", 0.0) > 0 for c in candidates):
+        return
+    without = sorted((c.score - c.signals.get("rank_image", 0.0) for c in candidates), reverse=True)
+    cutoff = without[min(k, len(without)) - 1]
+    top = sorted(candidates, key=lambda c: -c.score)[:k]
+    for c in top:
+        if c.signals.get("rank_image", 0.0) > 0 and c.score - c.signals["rank_image"] < cutoff:
+            c.signals["image_decisive"] = 1.0
 

@@ -1,12 +1,17 @@
-"""Candidate generation: text search over the item store and "similar to" over CF + content."""
+"""Candidate generation: text search over the item store, "similar to" over CF + content, and
+"looks like" over the image collection (posters)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from chat.schemas import PreferenceState
+from prompts import replies
 from retrieval.catalog import normalize_name
 from retrieval.search import hybrid_search
 from retrieval.store import chroma_where
@@ -94,13 +99,25 @@ def search_items(args: SearchArgs, *, deps: ToolDeps, buffer: CandidateBuffer) -
     return _found(found)
 
 
+def by_popularity(deps: ToolDeps) -> list:
+    """The catalog's items, most popular first (computed once per catalog)."""
+    cached = deps.extras.get("by_popularity")
+    if cached is None or cached[0] is not deps.catalog:
+        ordered = sorted(deps.catalog, key=lambda it: -popularity_score(it.n_ratings, it.mean_rating))
+        cached = deps.extras["by_popularity"] = (deps.catalog, ordered)
+    return cached[1]
+
+
 def _browse(deps: ToolDeps, state: PreferenceState, k: int) -> list[ScoredItem]:
-    allowed = [item for item in deps.catalog if check_item(item, state)[0]]
-    allowed.sort(key=lambda it: -popularity_score(it.n_ratings, it.mean_rating))
-    return [
-        ScoredItem(id=it.id, score=popularity_score(it.n_ratings, it.mean_rating), signals={"browse": 1.0})
-        for it in allowed[:k]
-    ]
+    """The k most popular items that meet the hard constraints."""
+    found: list[ScoredItem] = []
+    for item in by_popularity(deps):
+        if check_item(item, state)[0]:
+            found.append(ScoredItem(id=item.id, score=popularity_score(item.n_ratings, item.mean_rating),
+                                    signals={"browse": 1.0}))
+            if len(found) == k:
+                break
+    return found
 
 
 @tool("similar", SimilarArgs, FoundItems)
@@ -126,5 +143,78 @@ def similar_items(args: SimilarArgs, *, deps: ToolDeps, buffer: CandidateBuffer)
             if cf_sim:
                 signals["cf_sim"] = cf_sim
             found.append(ScoredItem(id=item_id, score=score, signals=signals, anchor_id=anchor))
+    buffer.add(found)
+    return _found(found)
+
+
+# --------------------------------------------------------------------------------- images
+
+
+class ImageSearchArgs(BaseModel):
+    """Find items whose posters look like something: the given items' posters (default: the
+    conversation's named titles), else the picture the user sent, else the request's words."""
+
+    item_ids: list[str] = Field(default_factory=list, max_length=10)
+    k: int = Field(100, ge=1, le=500)
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    """What posters are compared to: a named item's poster, the user's picture, or words."""
+
+    vector: np.ndarray
+    kind: Literal["item", "picture", "words"]
+    item_id: str | None = None
+
+
+def image_query_vector(text: str, deps: ToolDeps) -> np.ndarray:
+    """Words embedded into the image space by the image encoder, computed once per text."""
+    cache = deps.extras.setdefault("image_query_vectors", {})
+    if text not in cache:
+        if len(cache) > 256:
+            cache.clear()
+        cache[text] = np.asarray(deps.image_encoder.encode_queries([text])[0], dtype=np.float32)
+    return cache[text]
+
+
+def image_references(state: PreferenceState, deps: ToolDeps, *, picture: list[float] | None = None,
+                     item_ids: list[str] | None = None) -> list[ImageReference]:
+    """What to compare posters to, strongest first: the picture sent this turn, else the posters
+    of ``item_ids`` (default: the anchors), else the request's words. Empty without an image collection."""
+    store = deps.image_store
+    if store is None or deps.image_encoder is None:
+        return []
+    if picture is not None:
+        vector = np.asarray(picture, dtype=np.float32)
+        return [ImageReference(vector, "picture")] if vector.shape == (store.dim,) else []
+    anchors = [i for i in (item_ids or state.anchor_ids) if i in store]
+    if anchors:
+        return [ImageReference(vector, "item", item_id) for item_id, vector in zip(anchors, store.vectors(anchors))]
+    text = query_text(state)
+    return [ImageReference(image_query_vector(text, deps), "words")] if text else []
+
+
+@tool("search_images", ImageSearchArgs, FoundItems)
+def search_images(args: ImageSearchArgs, *, deps: ToolDeps, buffer: CandidateBuffer) -> FoundItems:
+    """Add candidates whose posters look like the given items' posters (default: the titles the
+    user named), or like the picture the user sent, or like the request's words ("a dark, gritty
+    look"), within the conversation's genre and year constraints. For requests about a look."""
+    state = buffer.preferences
+    if deps.image_store is None:
+        buffer.note(replies.NO_PICTURE_SEARCH if buffer.picture is not None else replies.NO_IMAGES)
+        return FoundItems(found=0, top=[])
+    named = [i for i in (args.item_ids or state.anchor_ids) if i in deps.catalog]
+    for item_id in named:
+        if item_id not in deps.image_store:
+            buffer.note(replies.NO_POSTER_FOR.format(title=deps.catalog.get(item_id).label))
+    found: list[ScoredItem] = []
+    where = state_where(state)
+    refs = image_references(state, deps, picture=buffer.picture, item_ids=args.item_ids or None)
+    for ref in refs:
+        for item_id, similarity in deps.image_store.nearest(ref.vector, args.k + 1, where=where):
+            if item_id == ref.item_id:
+                continue
+            signals = {"image_sim": similarity}
+            found.append(ScoredItem(id=item_id, score=similarity, signals=signals, image_anchor_id=ref.item_id))
     buffer.add(found)
     return _found(found)

@@ -21,6 +21,7 @@ from chat.rules.runtimes import RuntimeCues, find_runtimes
 from chat.rules.speller import Speller, correct_spelling, known_word_frequencies, lexicon_words
 from chat.rules.titles import TitleRecognizer
 from chat.rules.utterance import Utterance, clean_text, fold_phrase
+from chat.rules.visual import VISUAL_WORDS, reads_visual, without_visual_cues
 from chat.rules.walk import walk
 from chat.rules.years import YearCues, find_years
 from chat.schemas import PreferenceUpdate
@@ -45,7 +46,7 @@ class RuleParser:
         self.titles = TitleRecognizer(TitleIndex.for_catalog(catalog), self.phrases)
         years = [item.year for item in catalog if item.year]
         self.reference_year = reference_year or (max(years) if years else DEFAULT_REFERENCE_YEAR)
-        self.common = set(lx.COMMON_WORDS) | set(lx.FILLER_WORDS) | self.phrases.single_words
+        self.common = set(lx.COMMON_WORDS) | set(lx.FILLER_WORDS) | self.phrases.single_words | VISUAL_WORDS
         self.speller = Speller(
             known_word_frequencies([*self.titles.index.keys, *self.people.full],
                                    self.phrases.words | self.common | lexicon_words()),
@@ -79,5 +80,9 @@ class RuleParser:
         self.titles.find_fuzzy(u)
         find_phrases(u, self.phrases)
         find_titles_and_people(u, self.titles, self.people, self.phrases, strong_only=False)
-        return build_update(u, walk(u), references=self.references, similar_cues=self.similar_cues,
-                            reference_year=self.reference_year)
+        update = build_update(u, walk(u), references=self.references, similar_cues=self.similar_cues,
+                              reference_year=self.reference_year)
+        if update.intent in ("recommend", "refine") and reads_visual(u):
+            update.visual = True
+            update.query = without_visual_cues(update.query)
+        return update
