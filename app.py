@@ -10,6 +10,7 @@ import html
 import logging
 import os
 from contextlib import contextmanager
+from urllib.parse import quote
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -48,8 +49,8 @@ def card_html(item: dict) -> str:
     if people.get("directors"):
         credit = f"<div class='mq-meta'>Directed by {esc(', '.join(people['directors'][:2]))}</div>"
     image = ""
-    if item.get("image"):
-        src = item["image"] if str(item["image"]).startswith(("http://", "https://")) else f"/api/v1/items/{item['id']}/image"
+    src = image_url(item["id"], item.get("image"))
+    if src:
         image = f"<img src='{esc(src, quote=True)}' alt='poster of {esc(item['title'], quote=True)}'>"
     return (
         f"<div class='mq-card'>{image}<h4>{esc(item['title'])}{esc(year)}</h4>"
@@ -70,6 +71,13 @@ def reply_markdown(result: TurnResult) -> str:
     return text
 
 
+def image_url(item_id: str, image: str | None) -> str | None:
+    """A card's poster as a browser loads it: http(s) as is, a local file through the API (never its path)."""
+    if not image:
+        return None
+    return image if image.startswith(("http://", "https://")) else f"/api/v1/items/{quote(item_id, safe='')}/image"
+
+
 def result_json(result: TurnResult) -> dict:
     """The JSON shape shared by ``marquee recommend --json`` and the Gradio API."""
     return {
@@ -78,7 +86,8 @@ def result_json(result: TurnResult) -> dict:
         "question": result.reply.question,
         "notes": result.reply.notes,
         "items": [
-            {"id": c.id, "title": c.title, "year": c.year, "genres": c.genres, "people": c.people, "image": c.image, "why": c.why}
+            {"id": c.id, "title": c.title, "year": c.year, "genres": c.genres, "people": c.people,
+             "image": image_url(c.id, c.image), "why": c.why}
             for c in result.reply.items
         ],
     }

@@ -192,7 +192,7 @@ class ApiGuard:
                 return
             self._limit_ip(scope)
             if scope["method"] in BODY_METHODS:
-                body = await self._read_body(receive, headers)
+                body = await self._read_body(receive, headers, self._body_limit(scope))
                 if body:
                     self._check_content_type(headers.get("content-type", ""))
                 receive = _replay(body, receive)
@@ -244,8 +244,13 @@ class ApiGuard:
         if wait:
             raise rate_limited(wait, "address")
 
-    async def _read_body(self, receive, headers: dict[str, str]) -> bytes:
-        limit = self.settings.max_body_bytes
+    def _body_limit(self, scope) -> int:
+        """Posting a message may carry a picture: its route has the larger picture limit."""
+        if scope["path"].rstrip("/").endswith(("/messages", "/messages/stream")):
+            return max(self.settings.max_body_bytes, self.settings.max_picture_body_bytes)
+        return self.settings.max_body_bytes
+
+    async def _read_body(self, receive, headers: dict[str, str], limit: int) -> bytes:
         too_large = ApiError(413, "too_large", f"the request body is over {limit} bytes")
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):

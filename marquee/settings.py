@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         120, ge=0, description="API requests per minute per client IP (bursts up to this many); 0 = no limit."
     )
     max_body_bytes: int = Field(16_384, ge=256, le=10_000_000, description="Largest API request body accepted.")
+    max_picture_body_bytes: int = Field(
+        8_000_000, ge=0, le=30_000_000,
+        description="Largest body of a message that may carry a picture (base64 adds a third); 0: pictures "
+        "obey max_body_bytes like every other body.",
+    )
 
     # --- images and other modalities (retrieval/MULTIMODAL.md) ---
     image_encoder: Literal["poster", "clip", "none"] = Field(

@@ -232,7 +232,7 @@ def test_cors_follows_each_keys_allow_list(serve):
 
 
 def test_oversize_bodies_are_refused_before_they_are_read(serve):
-    client = serve(max_body_bytes=1024)
+    client = serve(max_body_bytes=1024, max_picture_body_bytes=0)  # pictures off: messages obey the 1 KB limit
     conversation = start_conversation(client)["conversation_id"]
     url = f"{API}/conversations/{conversation}/messages"
     declared = client.post(url, json={"text": "x" * 2000}, headers=key())
@@ -247,6 +247,17 @@ def test_oversize_bodies_are_refused_before_they_are_read(serve):
     chunked = client.post(url, content=chunks(), headers=key(**{"Content-Type": "application/json"}))
     assert chunked.status_code == 413 and error_code(chunked) == "too_large"
     assert client.get(f"{API}/conversations/{conversation}", headers=key()).json()["turns"] == []
+
+
+def test_a_message_may_be_larger_than_other_bodies_because_it_can_carry_a_picture(serve):
+    client = serve(max_body_bytes=1024, max_picture_body_bytes=64_000)
+    conversation = start_conversation(client)["conversation_id"]
+    big = {"text": "a comedy", "image": "data:image/png;base64," + "A" * 20_000}  # passes the size check...
+    reply = client.post(f"{API}/conversations/{conversation}/messages", json=big, headers=key())
+    assert reply.status_code == 400  # ...and is refused as a picture, with the API's own message
+    assert "picture" in reply.json()["error"]["message"].lower()
+    other = client.post(f"{API}/conversations", json={"user": "x" * 2000}, headers=key())
+    assert other.status_code == 413 and error_code(other) == "too_large"
 
 
 def test_malformed_bodies_get_clear_codes(serve):

@@ -49,3 +49,14 @@ def test_bad_message_is_an_error_not_a_crash(client):
     with pytest.raises(Exception, match="empty"):
         client.predict("   ", "", api_name="/recommend")
     assert client.predict("hi", "", api_name="/recommend")["question"] is True
+
+
+def test_cards_never_show_a_poster_file_path():
+    from app import card_html, image_url
+
+    assert image_url("42", "/srv/posters/42.jpg") == "/api/v1/items/42/image"
+    assert image_url("a b", "posters/x.png") == "/api/v1/items/a%20b/image"
+    assert image_url("42", "https://example.org/42.jpg") == "https://example.org/42.jpg"
+    assert image_url("42", None) is None
+    html = card_html({"id": "42", "title": "Heat", "image": "/srv/posters/42.jpg", "why": "x"})
+    assert "/srv/posters" not in html and "src='/api/v1/items/42/image'" in html
