@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import httpx
 import openai
@@ -142,3 +142,63 @@ def json_object(text: str, *, error: type[Exception]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise error(f"the answer is JSON {type(data).__name__}, not an object")
     return data
+
+
+T = TypeVar("T")
+JSON_MODE = {"response_format": {"type": "json_object"}}
+Attempt = Callable[[int, "str | None", "str | None", float], None]  # number, output, error, seconds
+
+
+class JsonAsker:
+    """Asks a chat model for a JSON answer, validates it and re-asks with what was wrong.
+
+    Shared by the agents that need structured output (the LLM parser, the LLM history
+    generator). ``json_mode`` asks for ``response_format=json_object`` until an endpoint refuses
+    it with a 400, then for plain JSON text; endpoint failures that cannot get better (a 401, a
+    404) end the attempts at once.
+    """
+
+    def __init__(self, model: Any, *, max_retries: int = 2, json_mode: bool = True):
+        self.model, self.max_retries, self.json_mode = model, max_retries, json_mode
+
+    def ask(self, messages: Sequence[BaseMessage], validate: Callable[[str], T], *, invalid: type[Exception],
+            reask: Callable[[str], BaseMessage], on_attempt: Attempt | None = None, what: str = "answer") -> T:
+        """``validate(text)`` of the first answer that passes; raises ``LLMError`` (caused by the
+        last failure) when out of attempts. ``invalid``: the exception ``validate`` raises for an
+        answer worth re-asking; ``reask(problem)``: the message that says what to fix."""
+        messages = list(messages)
+        last_output: str | None = None
+        total = self.max_retries + 1
+        for number in range(1, total + 1):
+            started = time.perf_counter()
+
+            def record(output: str | None, error: str | None) -> None:
+                if on_attempt is not None:
+                    on_attempt(number, output, error, time.perf_counter() - started)
+
+            try:
+                reply = invoke_model(self.model, messages, **(JSON_MODE if self.json_mode else {}))
+            except EndpointError as exc:
+                record(None, str(exc))
+                if self.json_mode and exc.status == 400:
+                    logger.info("endpoint rejected JSON mode; asking for plain JSON text from now on")
+                    self.json_mode = False
+                elif not exc.retryable:
+                    raise LLMError(str(exc), attempts=number, last_output=last_output) from exc
+                if number == total:
+                    raise LLMError(str(exc), attempts=number, last_output=last_output) from exc
+                continue
+            last_output = message_text(reply)
+            try:
+                result = validate(last_output)
+            except invalid as exc:
+                record(last_output, str(exc))
+                logger.info("LLM %s %d did not validate: %s", what, number, exc)
+                if number == total:
+                    raise LLMError(f"no valid {what} in {number} attempt(s): {exc}", attempts=number,
+                                   last_output=last_output) from exc
+                messages = [*messages, AIMessage(last_output), reask(str(exc))]
+                continue
+            record(last_output, None)
+            return result
+        raise LLMError("no attempts were made", attempts=0)  # only when max_retries < 0

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, Field, ValidationError
 
-from chat.llm import EndpointError, invoke_model, json_object, message_text
+from chat.llm import EndpointError, JsonAsker, json_object
 from chat.parser import ParseContext, PreferenceParser, resolve_people, resolve_titles
 from chat.schemas import PreferenceUpdate
 from marquee.errors import LLMError
@@ -28,7 +27,6 @@ logger = logging.getLogger(__name__)
 NOTE_NO_ANSWER = "the language model did not answer; used the rule parser"
 NOTE_INVALID_ANSWER = "the language model's answer did not validate; used the rule parser"
 
-_JSON_MODE = {"response_format": {"type": "json_object"}}
 _TITLE_LISTS = ("titles_like", "titles_exclude")
 _MODEL_MAY_NOT_SET = ("notes",)  # notes are ours: they are shown to the user as honest remarks
 
@@ -64,8 +62,7 @@ class LLMParser:
         self.model = model
         self.catalog = catalog
         self.fallback = fallback
-        self.max_retries = max_retries
-        self.json_mode = json_mode
+        self.asker = JsonAsker(model, max_retries=max_retries, json_mode=json_mode)
         self._genres: dict[str, str] = {g.casefold(): g for g in catalog.genres}
         self._local = threading.local()
 
@@ -93,39 +90,12 @@ class LLMParser:
         shown = context.shown
         summary = render_context(context.history, [(item.label, item.genres) for item in shown])
         messages: list[BaseMessage] = render_parser_messages(utterance, summary, self.catalog.genres)
-        last_output: str | None = None
-        total = self.max_retries + 1
-        for number in range(1, total + 1):
-            started = time.perf_counter()
-            try:
-                reply = invoke_model(self.model, messages, **(_JSON_MODE if self.json_mode else {}))
-            except EndpointError as exc:
-                attempts.append(LLMAttempt(number=number, error=str(exc), seconds=time.perf_counter() - started))
-                if self.json_mode and exc.status == 400:
-                    logger.info("endpoint rejected JSON mode; asking for plain JSON text from now on")
-                    self.json_mode = False
-                elif not exc.retryable:
-                    raise LLMError(str(exc), attempts=number, last_output=last_output) from exc
-                if number == total:
-                    raise LLMError(str(exc), attempts=number, last_output=last_output) from exc
-                continue
-            last_output = message_text(reply)
-            try:
-                update = self._validate(last_output, n_shown=len(shown))
-            except InvalidAnswer as exc:
-                attempts.append(
-                    LLMAttempt(number=number, output=last_output, error=str(exc), seconds=time.perf_counter() - started)
-                )
-                logger.info("LLM parser answer %d did not validate: %s", number, exc)
-                if number == total:
-                    raise LLMError(
-                        f"no valid answer in {number} attempt(s): {exc}", attempts=number, last_output=last_output
-                    ) from exc
-                messages = [*messages, AIMessage(last_output), render_reask(str(exc))]
-                continue
-            attempts.append(LLMAttempt(number=number, output=last_output, seconds=time.perf_counter() - started))
-            return update
-        raise LLMError("no attempts were made", attempts=0)  # only when max_retries < 0
+        return self.asker.ask(
+            messages, lambda text: self._validate(text, n_shown=len(shown)), invalid=InvalidAnswer, reask=render_reask,
+            on_attempt=lambda number, output, error, seconds: attempts.append(
+                LLMAttempt(number=number, output=output, error=error, seconds=seconds)),
+            what="parser answer",
+        )
 
     def _validate(self, text: str, *, n_shown: int) -> PreferenceUpdate:
         """The model's text as a ``PreferenceUpdate``, or ``InvalidAnswer`` saying what to fix."""

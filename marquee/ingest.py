@@ -123,7 +123,7 @@ def ingest_catalog(
     """
     from retrieval.encoder import load_text_encoder
     from retrieval.loaders import load_source
-    from retrieval.store import make_chroma_client, open_item_store
+    from retrieval.store import open_item_store
 
     items, problems = load_source(Path(source))
     if not items:

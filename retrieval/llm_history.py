@@ -32,10 +32,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-from langchain_core.messages import AIMessage
 from pydantic import BaseModel, Field, ValidationError
 
-from chat.llm import EndpointError, invoke_model, json_object, message_text
+from chat.llm import EndpointError, JsonAsker, json_object
 from marquee.errors import LLMError
 from prompts.cold_start import render_history_messages, render_reask
 from retrieval.catalog import Catalog, Item
@@ -45,7 +44,6 @@ from retrieval.demographics import GENRE_ALIASES, Demographics
 logger = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
-_JSON_MODE = {"response_format": {"type": "json_object"}}
 NOTE_NO_ANSWER = "the language model did not answer, so the imaginary history came from the offline generator"
 NOTE_INVALID = "the language model's answers did not validate, so the imaginary history came from the offline generator"
 NOTE_RESTING = "the language model failed recently, so the imaginary history came from the offline generator"
@@ -219,8 +217,9 @@ class LLMHistoryGenerator:
         self.neighbours, self.profiles, self.items = neighbours, profiles, items
         self.vocabulary, self.fallback = vocabulary, fallback
         self.cache = HistoryCache(cache_path)
-        self.max_retries, self.n_examples, self.items_per_example = max_retries, n_examples, items_per_example
-        self.max_items, self.cooldown_s, self.json_mode = max_items, cooldown_s, json_mode
+        self.n_examples, self.items_per_example = n_examples, items_per_example
+        self.max_items, self.cooldown_s = max_items, cooldown_s
+        self.asker = JsonAsker(model, max_retries=max_retries, json_mode=json_mode)
         self.model_name = str(getattr(model, "model_name", "") or getattr(model, "model", "") or type(model).__name__)
         self._resting_until = 0.0
         self.calls = 0  # requests sent to the endpoint, for logs and tests
@@ -278,31 +277,13 @@ class LLMHistoryGenerator:
             profile, self.examples(profile, seed=seed, variant=variant),
             genres=self.vocabulary.genres, eras=self.vocabulary.eras, n_items=n_items,
         )
-        last_output: str | None = None
-        total = self.max_retries + 1
-        for number in range(1, total + 1):
-            self.calls += 1
-            try:
-                reply = invoke_model(self.model, messages, **(_JSON_MODE if self.json_mode else {}))
-            except EndpointError as exc:
-                if self.json_mode and exc.status == 400:
-                    logger.info("endpoint rejected JSON mode; asking for plain JSON text from now on")
-                    self.json_mode = False
-                elif not exc.retryable:
-                    raise LLMError(str(exc), attempts=number, last_output=last_output) from exc
-                if number == total:
-                    raise LLMError(str(exc), attempts=number, last_output=last_output) from exc
-                continue
-            last_output = message_text(reply)
-            try:
-                return parse_history(last_output, self.vocabulary, n_items=n_items)
-            except InvalidHistory as exc:
-                logger.info("LLM history answer %d did not validate: %s", number, exc)
-                if number == total:
-                    raise LLMError(f"no valid history in {number} attempt(s): {exc}", attempts=number,
-                                   last_output=last_output) from exc
-                messages = [*messages, AIMessage(last_output), render_reask(str(exc))]
-        raise LLMError("no attempts were made", attempts=0)  # only when max_retries < 0
+        return self.asker.ask(
+            messages, lambda text: parse_history(text, self.vocabulary, n_items=n_items), invalid=InvalidHistory,
+            reask=render_reask, on_attempt=self._count, what="history",
+        )
+
+    def _count(self, number: int, output: str | None, error: str | None, seconds: float) -> None:
+        self.calls += 1
 
 
 def build_llm_generator(
