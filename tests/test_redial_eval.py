@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from evals.redial import (
-    FoldPrior, LineResult, MentionIndex, RedialLine, Tally, assign_folds, dialogue_items, fold_deps, read_turns,
-    run_redial_eval,
+    FoldPrior, LineResult, MentionIndex, RedialLine, Tally, assign_folds, dialogue_items, extra_dialogues, fold_deps,
+    read_turns, run_redial_eval, sibling_dialogue_files,
 )
 from marquee.errors import BadInput
 from retrieval.catalog import Catalog
@@ -113,6 +113,22 @@ def test_the_prior_only_reference_learns_from_the_training_dialogues_only(catalo
     assert "1" not in ranking  # Night Terror appears only in d1
     assert ranking[0] in {"5", "2"}  # co-mentioned with It (2017) in d3
     assert set(ranking) == {"2", "3", "4", "5", "6"}
+
+
+def test_dialogue_files_beside_the_kb_are_learned_from_without_the_scored_dialogues(files, catalog):
+    kb, turns = files
+    other = kb.parent / "valid_data_processed.jsonl"
+    other.write_text("\n".join(json.dumps(line) for line in [
+        {"dialog_id": "d1", "context": ["I liked Laugh Riot (2005)"], "rec": ["It (2017)"]},  # d1 is scored: dropped
+        {"dialog_id": "v9", "context": ["Night Terror (1999) was great"], "rec": ["Space Cadets (2010)"]},
+    ]), encoding="utf-8")
+    (kb.parent / "turns_processed.jsonl").write_text(turns.read_text(encoding="utf-8"), encoding="utf-8")
+    assert sibling_dialogue_files(kb.parent / "turns_processed.jsonl", kb) == [other.resolve()]
+
+    extra = extra_dialogues([other], MentionIndex(catalog), scored_ids={"d1", "d2", "d3"})
+    assert extra == {"valid_data_processed.jsonl:v9": {"1", "4"}}
+    prior = FoldPrior(extra, set(extra))
+    assert prior.ranking(["1"])[0] == "4"  # learned from the extra dialogue: Night Terror goes with Space Cadets
 
 
 def test_recall_counts_line_gold_pairs_and_the_exclusion_of_mentioned_items():
