@@ -8,9 +8,16 @@ that shared space and a poster query reaches texts.
 Training (:func:`train_poster_encoder`) is contrastive against the frozen text vectors: each
 poster must pick its own item's text among all training texts (cross-entropy over the whole
 text matrix, temperature ``temperature``), with soft targets that also give a little credit
-to items whose *texts* are near the poster's own text (``soft_target_weight``), and an
-auxiliary multi-label genre head on the pooled features. Images are small (64x96 by default),
-decoded once into a uint8 array (:func:`retrieval.images.images_to_array`).
+to items whose *texts* are near the poster's own text (``soft_target_weight``), plus
+auxiliary multi-label genre and release-year heads that read the text-space vector itself
+(``heads_on_embedding``), so the genre signal ends up in the stored vectors. Against
+overfitting on a few thousand posters: random resized crops, colour jitter, mixup of two
+posters of a batch, dropout, and an exponential moving average of the weights (the EMA
+weights are the ones kept). Every random draw comes from ``seed``. Images are small (64x96
+by default), decoded once into a uint8 array (:func:`retrieval.images.images_to_array`).
+The defaults were chosen on validation posters carved out of the training part of the
+evaluation split (``python -m evals.multimodal ... --validation``); see
+``retrieval/MULTIMODAL.md`` for the figures.
 
 The trained encoder is a workspace artifact (:meth:`PosterEncoder.save`): ``weights.safetensors``
 plus ``manifest.json`` with the config, the text encoder's name and dimension, and the catalog
@@ -20,6 +27,7 @@ another catalog or text encoder. Weights stay out of git (the workspace folder i
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -44,7 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2  # 2: training options (crops, heads on the embedding, EMA, mixup) in the config
 WEIGHTS_FILE = "weights.safetensors"
 MANIFEST_FILE = "manifest.json"
 HISTOGRAM_BINS = 8
@@ -58,7 +66,7 @@ class PosterEncoderConfig(BaseModel):
     height: int = Field(96, ge=4, le=384, description="Image height fed to the network, px.")
     channels: int = Field(16, ge=4, le=64, description="Channels of the stem; doubled per block.")
     extra_convs: bool = Field(True, description="A stride-1 conv after each strided one.")
-    epochs: int = Field(20, ge=1, le=200)
+    epochs: int = Field(30, ge=1, le=200)
     batch_size: int = Field(64, ge=2, le=1024)
     learning_rate: float = Field(3e-3, gt=0, le=1)
     weight_decay: float = Field(0.05, ge=0, le=1)
@@ -67,13 +75,35 @@ class PosterEncoderConfig(BaseModel):
         0.5, ge=0, le=1, description="Share of the target spread over items with similar texts."
     )
     soft_target_temperature: float = Field(0.05, gt=0, le=1)
-    genre_loss_weight: float = Field(1.5, ge=0, le=10, description="Auxiliary genre head.")
+    genre_loss_weight: float = Field(6.0, ge=0, le=20, description="Auxiliary genre head.")
     year_loss_weight: float = Field(0.5, ge=0, le=10, description="Auxiliary release-year head.")
     flip_average: bool = Field(True, description="Embed an image as the mean of it and its mirror.")
     colour_features: bool = Field(
         True, description="Feed a 6x9 thumbnail and soft colour histograms beside the CNN features."
     )
     dropout: float = Field(0.3, ge=0, lt=1)
+    crop_scale: float = Field(
+        0.6, gt=0, le=1,
+        description="Smallest share of the poster's area a random training crop keeps (random "
+        "resized crop); 1 = only a small random shift.",
+    )
+    colour_jitter: float = Field(
+        0.3, ge=0, le=1,
+        description="Strength of the random brightness and contrast (and, above 0.2, saturation) "
+        "changes while training.",
+    )
+    heads_on_embedding: bool = Field(
+        True,
+        description="The genre and year heads read the text-space vector itself instead of the "
+        "pooled CNN features, so what they learn is in the stored vectors.",
+    )
+    ema_decay: float = Field(
+        0.99, ge=0, lt=1, description="Keep an exponential moving average of the weights (0 = off)."
+    )
+    mixup: float = Field(
+        0.2, ge=0, le=4,
+        description="Mixup of two posters of a batch, share drawn from Beta(mixup, mixup) (0 = off).",
+    )
     seed: int = 7
     threads: int = Field(
         1, ge=1, le=64,
@@ -130,8 +160,9 @@ def build_network(config: PosterEncoderConfig, dim: int, n_genres: int):
                 width += n_colour
             self.dropout = nn.Dropout(config.dropout)
             self.project = nn.Linear(width, dim)
-            self.genre_head = nn.Linear(width, n_genres) if n_genres else None
-            self.year_head = nn.Linear(width, 1)
+            head_width = dim if config.heads_on_embedding else width
+            self.genre_head = nn.Linear(head_width, n_genres) if n_genres else None
+            self.year_head = nn.Linear(head_width, 1)
 
         def colour(self, x):
             """Hand-made colour features of normalized images: 8-bin histograms of each
@@ -177,19 +208,42 @@ def _to_tensor(images: np.ndarray, mean: np.ndarray, std: np.ndarray):
     return (x - m) / s
 
 
-def _augment(x, generator):
-    """Random horizontal flip, random shift (pad 4, crop) and brightness/contrast jitter."""
+def _augment(x, generator, config: PosterEncoderConfig):
+    """Training augmentation of normalized images: random horizontal flip; a random resized
+    crop (``crop_scale`` < 1: area share in [crop_scale, 1], aspect ratio within 3:4..4:3,
+    bilinear) or else a random shift (pad 4, crop); brightness/contrast jitter of strength
+    ``colour_jitter`` and, above 0.2, saturation jitter. Every draw comes from ``generator``."""
     torch = _torch()
+    functional = torch.nn.functional
     n, _, h, w = x.shape
     flip = torch.rand(n, generator=generator) < 0.5
     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
-    pad = 4
-    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="replicate")
-    dx, dy = (int(v) for v in torch.randint(0, 2 * pad + 1, (2,), generator=generator))
-    x = padded[:, :, dy : dy + h, dx : dx + w]
-    scale = 1.0 + 0.2 * (torch.rand(n, 1, 1, 1, generator=generator) - 0.5)
-    shift = 0.2 * (torch.rand(n, 1, 1, 1, generator=generator) - 0.5)
-    return x * scale + shift
+    if config.crop_scale < 1:
+        area = config.crop_scale + (1 - config.crop_scale) * torch.rand(n, generator=generator)
+        ratio = torch.exp(math.log(4 / 3) * (2 * torch.rand(n, generator=generator) - 1))
+        sx = torch.sqrt(area * ratio).clamp(max=1.0)
+        sy = torch.sqrt(area / ratio).clamp(max=1.0)
+        tx = (1 - sx) * (2 * torch.rand(n, generator=generator) - 1)
+        ty = (1 - sy) * (2 * torch.rand(n, generator=generator) - 1)
+        zero = torch.zeros(n)
+        theta = torch.stack([torch.stack([sx, zero, tx], 1), torch.stack([zero, sy, ty], 1)], 1)
+        grid = functional.affine_grid(theta, [n, 3, h, w], align_corners=False)
+        x = functional.grid_sample(x, grid, mode="bilinear", padding_mode="border",
+                                   align_corners=False)
+    else:
+        pad = 4
+        padded = functional.pad(x, (pad, pad, pad, pad), mode="replicate")
+        dx, dy = (int(v) for v in torch.randint(0, 2 * pad + 1, (2,), generator=generator))
+        x = padded[:, :, dy : dy + h, dx : dx + w]
+    jitter = config.colour_jitter
+    scale = 1.0 + jitter * (torch.rand(n, 1, 1, 1, generator=generator) - 0.5)
+    shift = jitter * (torch.rand(n, 1, 1, 1, generator=generator) - 0.5)
+    x = x * scale + shift
+    if jitter > 0.2:
+        grey = x.mean(dim=1, keepdim=True)
+        saturation = 1.0 + 2 * jitter * (torch.rand(n, 1, 1, 1, generator=generator) - 0.5)
+        x = grey + saturation * (x - grey)
+    return x
 
 
 class PosterEncoder:
@@ -417,28 +471,54 @@ def _build_targets(
     return _Targets(text=text, soft=soft, genres=genres, years=year_t, year_known=year_known)
 
 
-def _batch_loss(network, x, rows, targets: _Targets, config: PosterEncoderConfig):
-    """Contrastive loss against every training text (soft targets) plus the auxiliary heads."""
+def _batch_loss(network, x, rows, targets: _Targets, config: PosterEncoderConfig, mix=None):
+    """Contrastive loss against every training text (soft targets) plus the auxiliary heads.
+
+    ``mix``: ``(partner rows, share)`` when ``x`` is a mixup of the posters of ``rows`` (weight
+    ``share``) and of the partner rows; the loss is then the same mix of both rows' losses."""
     torch = _torch()
     functional = torch.nn.functional
     pooled = network.dropout(network.pooled(x))
     embedded = functional.normalize(network.project(pooled), dim=-1)
-    logits = embedded @ targets.text.T / config.temperature
-    target = functional.one_hot(rows, len(targets.text)).float()
-    if targets.soft is not None:
-        weight = config.soft_target_weight
-        target = (1 - weight) * target + weight * targets.soft[rows]
-    loss = torch.sum(-target * torch.log_softmax(logits, dim=1), dim=1).mean()
-    if targets.genres is not None:
-        genre_loss = functional.binary_cross_entropy_with_logits(
-            network.genre_head(pooled), targets.genres[rows])
-        loss = loss + config.genre_loss_weight * genre_loss
-    if targets.years is not None:
-        predicted = network.year_head(pooled).squeeze(1)
-        mask = targets.year_known[rows]
-        year_loss = (mask * (predicted - targets.years[rows]) ** 2).sum() / mask.sum().clamp(min=1)
-        loss = loss + config.year_loss_weight * year_loss
-    return loss
+    log_p = torch.log_softmax(embedded @ targets.text.T / config.temperature, dim=1)
+    head_input = embedded if config.heads_on_embedding else pooled
+    genre_logits = network.genre_head(head_input) if targets.genres is not None else None
+    year_predicted = network.year_head(head_input).squeeze(1) if targets.years is not None else None
+
+    def loss_for(target_rows):
+        target = functional.one_hot(target_rows, len(targets.text)).float()
+        if targets.soft is not None:
+            weight = config.soft_target_weight
+            target = (1 - weight) * target + weight * targets.soft[target_rows]
+        loss = torch.sum(-target * log_p, dim=1).mean()
+        if genre_logits is not None:
+            genre_loss = functional.binary_cross_entropy_with_logits(
+                genre_logits, targets.genres[target_rows])
+            loss = loss + config.genre_loss_weight * genre_loss
+        if year_predicted is not None:
+            mask = targets.year_known[target_rows]
+            year_loss = ((mask * (year_predicted - targets.years[target_rows]) ** 2).sum()
+                         / mask.sum().clamp(min=1))
+            loss = loss + config.year_loss_weight * year_loss
+        return loss
+
+    if mix is None:
+        return loss_for(rows)
+    partners, share = mix
+    return share * loss_for(rows) + (1 - share) * loss_for(partners)
+
+
+def _update_average(average, network, decay: float, step: int) -> None:
+    """One EMA step of ``average`` towards ``network`` (parameters and BatchNorm statistics).
+    The decay ramps up as ``(1 + step) / (10 + step)`` so early weights fade fast."""
+    torch = _torch()
+    rate = 1.0 - min(decay, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for mine, theirs in zip(average.state_dict().values(), network.state_dict().values()):
+            if mine.dtype.is_floating_point:
+                mine.lerp_(theirs, rate)
+            else:
+                mine.copy_(theirs)
 
 
 def train_poster_encoder(
@@ -486,6 +566,8 @@ def train_poster_encoder(
                                   weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.learning_rate,
                                                     total_steps=total, pct_start=0.15)
+    average = copy.deepcopy(network) if config.ema_decay > 0 else None
+    mix_rng = np.random.default_rng(config.seed)
     started = time.perf_counter()
     losses: list[float] = []
     network.train()
@@ -498,15 +580,25 @@ def train_poster_encoder(
                 if len(losses) >= total:
                     break
                 rows = order[start : start + batch]
-                x = _augment(_to_tensor(images[rows.numpy()], mean, std), generator)
-                loss = _batch_loss(network, x, rows, targets, config)
+                x = _augment(_to_tensor(images[rows.numpy()], mean, std), generator, config)
+                mix = None
+                if config.mixup > 0:
+                    order_in_batch = torch.randperm(len(rows), generator=generator)
+                    share = float(mix_rng.beta(config.mixup, config.mixup))
+                    x = share * x + (1 - share) * x[order_in_batch]
+                    mix = (rows[order_in_batch], share)
+                loss = _batch_loss(network, x, rows, targets, config, mix)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
+                if average is not None:
+                    _update_average(average, network, config.ema_decay, len(losses))
                 losses.append(float(loss.detach()))
                 bar.update(1)
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    if average is not None:
+        network = average
     seconds = time.perf_counter() - started
     log.info("trained poster encoder: %d steps on %d posters in %.0f s", len(losses), n, seconds)
     network.eval()
