@@ -120,6 +120,9 @@ def _image_clause(candidate: ScoredItem, deps: ToolDeps, reasons: list[str]) -> 
     return replies.LOOKS_LIKE_WORDS
 
 
+CITED_CF = 0.3  # share of the best collaborative score from which "people who liked X" is said
+
+
 def explain_item(candidate: ScoredItem, state: PreferenceState, deps: ToolDeps, *,
                  demographics: Demographics | None = None) -> Explanation:
     """The why of one card. ``demographics``: the user's, when given (cold-start clauses)."""
@@ -132,7 +135,7 @@ def explain_item(candidate: ScoredItem, state: PreferenceState, deps: ToolDeps, 
     anchor = deps.catalog.get(candidate.anchor_id) if candidate.anchor_id else None
     if anchor is not None:
         shared = [g for g in item.genres if g in anchor.genres]
-        if candidate.signals.get("cf_sim", 0) >= 0.3:
+        if candidate.signals.get("cf_sim", 0) >= CITED_CF:
             reasons.append(f"cf:{anchor.id}")
             first.append(f"people who liked {anchor.label} rate it highly too")
         if shared:
