@@ -10,6 +10,7 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -77,7 +78,10 @@ def fold(text: str) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=1 << 17)
 def normalize_name(name: str) -> str:
+    """Key for matching people's names (folded). Cached: constraint checks fold every cast
+    member of every item they look at, and a catalog has a bounded set of names."""
     return fold(name)
 
 

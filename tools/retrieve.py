@@ -110,8 +110,12 @@ def by_popularity(deps: ToolDeps) -> list:
 
 def _browse(deps: ToolDeps, state: PreferenceState, k: int) -> list[ScoredItem]:
     """The k most popular items that meet the hard constraints."""
+    pool = by_popularity(deps)
+    if state.people_include:  # only their films can qualify: skip checking the rest of the catalog
+        theirs = {i for p in state.people_include for i in deps.catalog.by_person.get(normalize_name(p), [])}
+        pool = [item for item in pool if item.id in theirs]
     found: list[ScoredItem] = []
-    for item in by_popularity(deps):
+    for item in pool:
         if check_item(item, state)[0]:
             found.append(ScoredItem(id=item.id, score=popularity_score(item.n_ratings, item.mean_rating),
                                     signals={"browse": 1.0}))
