@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from marquee.errors import CatalogError
 from retrieval.catalog import Catalog, Item, fold
+from retrieval.loaders import Interactions
 
 logger = logging.getLogger(__name__)
 
@@ -169,21 +170,14 @@ def canonical_genre(genre: str) -> str | None:
     return GENRE_ALIASES.get(genre.lower(), genre)
 
 
-@dataclass
-class DemographicDataset:
-    """Ratings with user demographics: parallel arrays plus users and items by id (all ids strings)."""
+@dataclass(frozen=True)
+class DemographicDataset(Interactions):
+    """Ratings with user demographics: the interactions' parallel arrays plus users and items by
+    id (all ids strings)."""
 
-    name: str
-    users: dict[str, Demographics]
-    items: dict[str, Item]
-    user_ids: np.ndarray
-    item_ids: np.ndarray
-    ratings: np.ndarray
-    timestamps: np.ndarray
-    problems: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.ratings)
+    name: str = ""
+    users: dict[str, Demographics] = field(default_factory=dict)
+    items: dict[str, Item] = field(default_factory=dict)
 
 
 def _read_lines(path: Path, encoding: str = "latin-1") -> list[str]:
@@ -305,8 +299,8 @@ def _finish(name, users, items, arrays, problems) -> DemographicDataset:
         raise CatalogError(f"{name}: no usable ratings")
     if problems:
         logger.warning("%s: %d problems while reading (first: %s)", name, len(problems), problems[0])
-    return DemographicDataset(name, users, items, user_ids[known], item_ids[known], ratings[known],
-                              stamps[known], problems)
+    return DemographicDataset(user_ids=user_ids[known], item_ids=item_ids[known], ratings=ratings[known],
+                              timestamps=stamps[known], problems=problems, name=name, users=users, items=items)
 
 
 ML1M_RATINGS_FILES = ("ratings.dat", "sample_movielens_rating.dat")
