@@ -39,6 +39,7 @@ from marquee.api_models import (
     StreamDone, StreamItems, StreamStart, StreamText, TurnOut, UserDeleted,
 )
 from marquee.errors import BadInput, ConfigError, LLMError, MarqueeError, NotFound
+from marquee.ingest import image_roots
 from marquee.security import (
     KEY_HEADER, ApiError, ApiGuard, RateLimiter, SiteKeys, check_key, check_owner, rate_limited,
 )
@@ -86,14 +87,24 @@ class Posters:
     files start-up found readable inside the allowed folders).
     """
 
-    def __init__(self, catalog_folder: Path, folder_posters: dict[str, Path] | None = None):
+    def __init__(self, catalog_folder: Path, folder_posters: dict[str, Path] | None = None,
+                 roots: list[Path] | None = None):
         self.folder = catalog_folder
         self.folder_posters = dict(folder_posters or {})
+        self.roots = roots if roots is not None else [catalog_folder]
 
     def path(self, image: str | None) -> Path | None:
+        """The poster file named by a catalog ``image`` field, only inside the allowed folders
+        (the catalog and image folders): a catalog row cannot make the API serve other files."""
+        from retrieval.images import resolve_allowed
+
         if not image or image.startswith(("http://", "https://")):
             return None
         path = Path(image) if Path(image).is_absolute() else self.folder / image
+        try:
+            path = resolve_allowed(path, self.roots)
+        except BadInput:
+            return None
         return path if path.suffix.lower() in IMAGE_TYPES and path.is_file() else None
 
     def item_path(self, item_id: str, image: str | None) -> Path | None:
@@ -211,7 +222,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: RateLimiter) -> APIRouter:
     """The ``/api/v1`` routes. Every route but the poster images needs a site key."""
     router = APIRouter(prefix=API_PREFIX, tags=["api"])
-    posters = Posters(Path(settings.catalog), marquee.deps.posters)
+    posters = Posters(Path(settings.catalog), marquee.deps.posters, image_roots(settings))
     gate = TurnGate(TURN_CONCURRENCY)
     key_header = APIKeyHeader(name=KEY_HEADER, auto_error=False,
                               description="The site key; browsers may use it only from its allowed origins.")

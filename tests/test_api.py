@@ -388,7 +388,8 @@ def poster_marquee(demo_deps, demo_workspace, tmp_path) -> Marquee:
     Image.new("RGB", (40, 60), (180, 40, 40)).save(poster)
     items = [item.model_copy(update={"image": str(poster)}) if "Western" in item.genres else item
              for item in demo_deps.catalog]
-    settings = Settings(workspace=demo_workspace, database_url=f"sqlite:///{tmp_path / 'posters.db'}")
+    settings = Settings(workspace=demo_workspace, database_url=f"sqlite:///{tmp_path / 'posters.db'}",
+                        image_folder=poster.parent)  # posters are served only from allowed folders
     return Marquee(settings, dataclasses.replace(demo_deps, catalog=Catalog(items)))
 
 
@@ -425,3 +426,18 @@ def test_the_ui_can_require_a_login_without_locking_out_the_api(serve):
     gradio = Client(str(client.base_url), auth=("admin", "s3cret"), verbose=False)
     assert gradio.predict("a western", "", api_name="/recommend")["items"]
     assert client.post(f"{API}/conversations", json={}, headers=key()).status_code == 201
+
+
+def test_a_catalog_image_path_outside_the_allowed_folders_is_never_served(tmp_path):
+    from marquee.web import Posters
+
+    catalog_folder = tmp_path / "catalog"
+    catalog_folder.mkdir()
+    inside = catalog_folder / "p.png"
+    inside.write_bytes(b"png")
+    outside = tmp_path / "secret.png"
+    outside.write_bytes(b"png")
+    posters = Posters(catalog_folder)
+    assert posters.path("p.png") == inside.resolve()
+    assert posters.path(str(outside)) is None
+    assert posters.path("../secret.png") is None
