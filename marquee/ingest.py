@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-RESERVED_MODALITIES = ("text", "image")
+RESERVED_MODALITIES = ("text", "image", "caption")
 
 
 class ModalityReport(BaseModel):
@@ -207,12 +207,17 @@ def _files_digest(paths: dict[str, Path]) -> str:
 
 
 def _open_collection(client: "ClientAPI", catalog: Catalog, modality: str, embed: Callable, *, encoder_name: str,
-                     dim: int, progress: bool, extra: Callable[[], dict[str, Any]]) -> tuple["ItemStore", bool]:
-    """The collection ``items_<modality>``: reused when current, else built atomically."""
+                     dim: int, progress: bool, extra: Callable[[], dict[str, Any]],
+                     retry: Callable[[dict[str, Any]], bool] | None = None) -> tuple["ItemStore", bool]:
+    """The collection ``items_<modality>``: reused when current, else built atomically.
+
+    ``retry(manifest)``: True when a current collection must be built again anyway (captions
+    that the endpoint failed to give last time).
+    """
     from retrieval.store import ItemStore
 
     store = ItemStore(client, modality)
-    if store.is_current_for(catalog, encoder_name=encoder_name, dim=dim):
+    if store.is_current_for(catalog, encoder_name=encoder_name, dim=dim) and not (retry and retry(store.manifest or {})):
         store.load(catalog)
         return store, False
     log.info("building %s for %d items", store.collection_name, len(catalog))
@@ -221,11 +226,7 @@ def _open_collection(client: "ClientAPI", catalog: Catalog, modality: str, embed
 
 
 def _report(store: "ItemStore", catalog: Catalog, encoder: str, rebuilt: bool) -> ModalityReport:
-    manifest = store.manifest or {}
-    try:
-        skipped = {str(k): int(v) for k, v in json.loads(manifest.get("skipped") or "{}").items()}
-    except (ValueError, AttributeError):
-        skipped = {}
+    skipped = _skipped_counts(store.manifest or {})
     return ModalityReport(collection=store.collection_name, encoder=encoder, items=len(catalog),
                           stored=len(store.ids), rebuilt=rebuilt, skipped=skipped)
 
@@ -252,6 +253,47 @@ def _image_encoder(settings: Settings, catalog: Catalog, paths: dict[str, Path],
     return PosterImageEncoder(poster, text_encoder)
 
 
+def _skipped_counts(manifest: dict[str, Any]) -> dict[str, int]:
+    try:
+        return {str(k): int(v) for k, v in json.loads(manifest.get("skipped") or "{}").items()}
+    except (ValueError, AttributeError, TypeError):
+        return {}
+
+
+def _open_captions(settings: Settings, catalog: Catalog, paths: dict[str, Path], roots: list[Path],
+                   remote: dict[str, int], text_encoder: "TextEncoder", *, client: "ClientAPI", progress: bool,
+                   result: ModalityStores) -> None:
+    """The ``items_caption`` collection: every readable poster described by the caption model and
+    embedded with the text encoder. Endpoint failures skip posters (counted); a collection built
+    with such skips is built again at the next start (cached captions cost no request)."""
+    from chat.llm import build_chat_model
+    from retrieval.captions import ENDPOINT_REASONS, CaptionModality, PosterCaptioner
+
+    if not settings.llm_base_url:
+        raise ConfigError("MARQUEE_CAPTION_MODEL is set but MARQUEE_LLM_BASE_URL is not: poster captions need an "
+                          "OpenAI-compatible endpoint that serves that vision model")
+    model = build_chat_model(settings.model_copy(update={"llm_model": settings.caption_model}))
+    captioner = PosterCaptioner(model, cache_path=settings.workspace / "cache" / "poster_captions.json",
+                                model_name=settings.caption_model)
+    modality = CaptionModality(captioner, text_encoder, paths, allowed_roots=roots)
+    store, rebuilt = _open_collection(
+        client, catalog, modality.modality, modality.embed_items, encoder_name=f"{modality.name}|files:"
+        f"{_files_digest(paths)}", dim=modality.dim, progress=progress,
+        extra=lambda: {"skipped": json.dumps({**remote, **modality.summary.skipped}),
+                       "caption_requests": modality.summary.asked, "captions_cached": modality.summary.cached,
+                       "captions_truncated": modality.summary.truncated},
+        retry=lambda manifest: any(reason in _skipped_counts(manifest) for reason in ENDPOINT_REASONS),
+    )
+    result.reports.append(_report(store, catalog, modality.name, rebuilt))
+    if rebuilt and captioner.gave_up:
+        result.notes.append(f"captions: the endpoint failed {captioner.failures_in_a_row} times in a row, so the "
+                            "remaining posters were not captioned; the next start asks again")
+    if store.ids:
+        result.stores[modality.modality] = store
+    else:
+        result.notes.append("no poster caption: the caption collection is empty, caption similarity is off")
+
+
 def _readable_posters(paths: dict[str, Path], roots: list[Path]) -> dict[str, Path]:
     """The image paths a card may show: files inside the allowed folders."""
     from retrieval.images import ImageRejected, resolve_allowed
@@ -276,7 +318,8 @@ def open_modalities(
     progress: bool = True,
     vectors: dict[str, "PrecomputedVectors"] | None = None,
 ) -> ModalityStores:
-    """Open (building when needed) the image collection and the precomputed ones.
+    """Open (building when needed) the image collection, the poster captions (with
+    ``settings.caption_model``) and the precomputed collections.
 
     A catalog without any image (the demo catalog) gets no image collection and nothing is
     trained. Bad images are skipped and counted by reason in the reports; a bad vector file or
@@ -315,6 +358,9 @@ def open_modalities(
                 result.posters = {i: p for i, p in result.posters.items() if i in store}
             else:
                 result.notes.append("no usable image: the image collection is empty, image search is off")
+    if paths and settings.caption_model:
+        _open_captions(settings, catalog, paths, roots, remote, text_encoder, client=client, progress=progress,
+                       result=result)
     for name, loaded in vectors.items():
         modality = PrecomputedModality(loaded, modality=name)
         store, rebuilt = _open_collection(

@@ -117,6 +117,13 @@ class Settings(BaseSettings):
         0.8, ge=0.0, le=1.0,
         description='Image share of relevance when the user asks for a look ("a poster like X", a picture).',
     )
+    caption_model: str | None = Field(
+        None,
+        description='Vision model that describes each poster ("describe what you see"), served by the '
+        "OpenAI-compatible endpoint of MARQUEE_LLM_BASE_URL (with MARQUEE_LLM_API_KEY and MARQUEE_LLM_TIMEOUT_S). "
+        'The captions are embedded with the text encoder into the collection items_caption, which joins '
+        'similarity to named titles through MARQUEE_MODALITY_WEIGHTS ({"caption": 0.3}). Unset: no captions.',
+    )
     modality_weights: dict[str, float] = Field(
         default_factory=dict,
         description='Share of each precomputed modality in similarity to named titles, as JSON: {"audio": 0.2}. '
@@ -139,8 +146,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _llm_settings_complete(self) -> "Settings":
-        if self.llm_base_url and not self.llm_model:
+        if self.llm_base_url and not self.llm_model and not self.caption_model:
             raise ValueError("MARQUEE_LLM_BASE_URL is set but MARQUEE_LLM_MODEL is not")
+        if self.caption_model and not self.llm_base_url:
+            raise ValueError("MARQUEE_CAPTION_MODEL is set but MARQUEE_LLM_BASE_URL is not: poster captions need "
+                             "an OpenAI-compatible endpoint that serves that vision model")
         return self
 
     @model_validator(mode="after")
