@@ -42,7 +42,8 @@ pytestmark = [
 def site_marquee(demo_deps, demo_workspace, tmp_path) -> Marquee:
     """The demo catalog as a careless site might ship it: westerns have posters, and one title
     carries markup that must show as text, never run."""
-    poster = tmp_path / "western.png"
+    poster = tmp_path / "posters" / "western.png"
+    poster.parent.mkdir()
     Image.new("RGB", (120, 180), (170, 60, 30)).save(poster)
     scratch = Settings(workspace=demo_workspace, database_url=f"sqlite:///{tmp_path / 'scratch.db'}")
     first_pick = Marquee(scratch, demo_deps).respond(None, "any good westerns?").reply.items[0].id
@@ -54,7 +55,8 @@ def site_marquee(demo_deps, demo_workspace, tmp_path) -> Marquee:
                 update["title"] = f"{HOSTILE_TITLE} {item.title}"
             item = item.model_copy(update=update)
         items.append(item)
-    settings = Settings(workspace=demo_workspace, database_url=f"sqlite:///{tmp_path / 'browser.db'}")
+    settings = Settings(workspace=demo_workspace, database_url=f"sqlite:///{tmp_path / 'browser.db'}",
+                        image_folder=poster.parent)  # posters are served only from allowed folders
     return Marquee(settings, dataclasses.replace(demo_deps, catalog=Catalog(items)))
 
 
