@@ -18,13 +18,9 @@ timeout, an empty, refused or garbage answer skips that poster and is counted by
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
-import json
 import logging
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -34,6 +30,8 @@ from pydantic import BaseModel, Field
 from marquee.errors import LLMError
 from retrieval.catalog import Item
 from retrieval.images import ImageLimits, ImageRejected, load_image_checked
+from retrieval.json_cache import read_entries, write_entries
+from retrieval.modalities import file_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
     from retrieval.encoder import TextEncoder
@@ -121,11 +119,7 @@ def image_data_url(image: Any, *, max_side: int = MAX_SIDE) -> str:
 
 def file_hash(path: str | Path) -> str:
     """The SHA-256 of a file's bytes: the cache key of its caption (renaming a poster keeps it)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(Path(path))
 
 
 class CaptionCache:
@@ -137,17 +131,7 @@ class CaptionCache:
         self._dirty = False
 
     def _read(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring the unreadable caption cache %s: %s", self.path, exc)
-            return {}
-        entries = data.get("captions") if isinstance(data, dict) and data.get("version") == CACHE_VERSION else None
-        if not isinstance(entries, dict):
-            log.warning("ignoring the caption cache %s: unknown format", self.path)
-            return {}
+        entries = read_entries(self.path, version=CACHE_VERSION, key="captions", what="caption cache")
         return {str(k): v for k, v in entries.items() if isinstance(v, str) and v}
 
     def get(self, key: str) -> str | None:
@@ -161,17 +145,8 @@ class CaptionCache:
         """Write the file when something was added (a failed write is logged, never raised)."""
         if self.path is None or not self._dirty:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps({"version": CACHE_VERSION, "captions": self._entries}, ensure_ascii=False, indent=0)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(payload)
-            os.replace(temporary, self.path)
+        if write_entries(self.path, self._entries, version=CACHE_VERSION, key="captions", what="caption cache"):
             self._dirty = False
-        except OSError as exc:
-            log.warning("could not write the caption cache %s: %s", self.path, exc)
-            Path(temporary).unlink(missing_ok=True)
 
     def __len__(self) -> int:
         return len(self._entries)

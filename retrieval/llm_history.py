@@ -20,11 +20,8 @@ in the file: the model is asked again once it is back.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
-import tempfile
 import threading
 import time
 import zlib
@@ -40,6 +37,7 @@ from prompts.cold_start import render_history_messages, render_reask
 from retrieval.catalog import Catalog, Item
 from retrieval.cold_start import DemographicNeighbours, HistoryGenerator, ImaginaryHistory, ImaginaryItem, era_of
 from retrieval.demographics import GENRE_ALIASES, Demographics
+from retrieval.json_cache import read_entries, write_entries
 
 logger = logging.getLogger(__name__)
 
@@ -146,17 +144,7 @@ class HistoryCache:
         self._entries: dict[str, dict[str, Any]] = self._read() if path else {}
 
     def _read(self) -> dict[str, dict[str, Any]]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            logger.warning("ignoring the unreadable history cache %s: %s", self.path, exc)
-            return {}
-        if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or not isinstance(data.get("histories"), dict):
-            logger.warning("ignoring the history cache %s: unknown format", self.path)
-            return {}
-        return data["histories"]
+        return read_entries(self.path, version=CACHE_VERSION, key="histories", what="history cache")
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
@@ -166,19 +154,7 @@ class HistoryCache:
         with self._lock:
             self._entries[key] = entry
             if self.path is not None:
-                self._write()
-
-    def _write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps({"version": CACHE_VERSION, "histories": self._entries}, ensure_ascii=False)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(payload)
-            os.replace(temporary, self.path)
-        except OSError as exc:
-            logger.warning("could not write the history cache %s: %s", self.path, exc)
-            Path(temporary).unlink(missing_ok=True)
+                write_entries(self.path, self._entries, version=CACHE_VERSION, key="histories", what="history cache")
 
     def __len__(self) -> int:
         with self._lock:

@@ -260,12 +260,17 @@ class PrecomputedModality:
         return out
 
 
-def _file_digest(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()[:12]
+    return digest.hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    return file_sha256(path)[:12]
 
 
 def _listed(values: Sequence[str]) -> str:
