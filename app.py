@@ -10,12 +10,12 @@ import html
 import logging
 import os
 from contextlib import contextmanager
-from urllib.parse import quote
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from marquee.api_models import item_image_url  # noqa: E402
 from marquee.errors import BadInput, MarqueeError, NotFound  # noqa: E402
 from marquee.service import GivenDemographics, Marquee, TurnResult  # noqa: E402
 from marquee.settings import Settings  # noqa: E402
@@ -75,7 +75,7 @@ def image_url(item_id: str, image: str | None) -> str | None:
     """A card's poster as a browser loads it: http(s) as is, a local file through the API (never its path)."""
     if not image:
         return None
-    return image if image.startswith(("http://", "https://")) else f"/api/v1/items/{quote(item_id, safe='')}/image"
+    return image if image.startswith(("http://", "https://")) else item_image_url(item_id)
 
 
 def result_json(result: TurnResult) -> dict:

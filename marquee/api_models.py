@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chat.schemas import FeedbackKind
 
 API_PREFIX = "/api/v1"
+
+
+def item_image_url(item_id: str, base_url: str = "") -> str:
+    """Where the API serves an item's poster file (``GET /api/v1/items/{id}/image``)."""
+    return f"{base_url}{API_PREFIX}/items/{quote(item_id, safe='')}/image"
 
 ErrorCode = Literal[
     "validation_error",        # 422: a field is missing, of the wrong type or out of bounds

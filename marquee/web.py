@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator, TypeVar
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -36,7 +35,7 @@ from marquee import db
 from marquee.api_models import (
     API_PREFIX, ConversationCreate, ConversationCreated, ConversationHistory, ErrorResponse,
     FeedbackCreate, FeedbackState, Health, ItemOut, MessageCreate, MessageReply, ReplyOut,
-    StreamDone, StreamItems, StreamStart, StreamText, TurnOut, UserDeleted,
+    StreamDone, StreamItems, StreamStart, StreamText, TurnOut, UserDeleted, item_image_url,
 )
 from marquee.errors import BadInput, ConfigError, LLMError, MarqueeError, NotFound
 from marquee.ingest import image_roots
@@ -119,7 +118,7 @@ class Posters:
         if card.image and card.image.startswith(("http://", "https://")):
             return card.image
         if self.item_path(card.id, card.image) is not None:
-            return f"{base_url}{API_PREFIX}/items/{quote(card.id, safe='')}/image"
+            return item_image_url(card.id, base_url)
         return None
 
 
