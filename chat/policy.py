@@ -33,24 +33,30 @@ class PolicyPlanner:
         buffer = CandidateBuffer(preferences=turn.state, history=turn.history, demographics=turn.demographics,
                                  visual=turn.update.visual or turn.update.picture is not None,
                                  picture=turn.update.picture)
-        intent = turn.update.intent
-        if turn.must_list:
-            gather_candidates(turn.state, deps, buffer)
-            return PlannerResult(reply=finalize_reply(turn, buffer, deps), buffer=buffer)
-        if intent == "greet":
-            return _text(replies.WELCOME, buffer, question=True)
-        if intent == "reset":
-            return _text(replies.RESET, buffer, question=True)
-        if intent == "ask_item":
-            return _text(answer_item_question(turn, deps), buffer)
-        picture = turn.update.picture is not None and deps.image_store is not None  # "more like this" picture
-        if intent == "other" and not _has_new_content(turn) and not picture:
-            return _text(replies.OTHER, buffer)
-        if not turn.state.has_request() and not turn.history and not cold_start_applies(buffer, deps) and not picture:
-            asked = call_tool("ask", {"about": "request"}, deps=deps, buffer=buffer)
-            return _text(asked.text, buffer, question=True)
+        answer = None if turn.must_list else _answer_without_list(turn, buffer, deps)
+        if answer is not None:
+            return answer
         gather_candidates(turn.state, deps, buffer)
         return PlannerResult(reply=finalize_reply(turn, buffer, deps), buffer=buffer)
+
+
+def _answer_without_list(turn: TurnInput, buffer: CandidateBuffer, deps: ToolDeps) -> PlannerResult | None:
+    """A greeting, a reset, an answer about an item, small talk or a clarifying question; ``None``
+    when the turn calls for recommendations."""
+    intent = turn.update.intent
+    if intent == "greet":
+        return _text(replies.WELCOME, buffer, question=True)
+    if intent == "reset":
+        return _text(replies.RESET, buffer, question=True)
+    if intent == "ask_item":
+        return _text(answer_item_question(turn, deps), buffer)
+    picture = turn.update.picture is not None and deps.image_store is not None  # "more like this" picture
+    if intent == "other" and not _has_new_content(turn) and not picture:
+        return _text(replies.OTHER, buffer)
+    if not turn.state.has_request() and not turn.history and not cold_start_applies(buffer, deps) and not picture:
+        asked = call_tool("ask", {"about": "request"}, deps=deps, buffer=buffer)
+        return _text(asked.text, buffer, question=True)
+    return None
 
 
 def _has_new_content(turn: TurnInput) -> bool:
