@@ -56,14 +56,19 @@ def query_text(state: PreferenceState) -> str:
     return " ".join(seen)[:500]
 
 
-def query_vector(text: str, deps: ToolDeps):
-    """The query's embedding, computed once per text (search and rank both need it)."""
-    cache = deps.extras.setdefault("query_vectors", {})
+def _cached_vector(deps: ToolDeps, space: str, text: str, encode):
+    """``encode(text)``, kept per text in ``deps.extras[space]`` (at most 256 texts, then cleared)."""
+    cache = deps.extras.setdefault(space, {})
     if text not in cache:
         if len(cache) > 256:
             cache.clear()
-        cache[text] = deps.encoder.encode([text])[0]
+        cache[text] = encode(text)
     return cache[text]
+
+
+def query_vector(text: str, deps: ToolDeps):
+    """The query's embedding, computed once per text (search and rank both need it)."""
+    return _cached_vector(deps, "query_vectors", text, lambda t: deps.encoder.encode([t])[0])
 
 
 def popularity_score(n_ratings: int, mean_rating: float | None) -> float:
@@ -173,12 +178,8 @@ class ImageReference:
 
 def image_query_vector(text: str, deps: ToolDeps) -> np.ndarray:
     """Words embedded into the image space by the image encoder, computed once per text."""
-    cache = deps.extras.setdefault("image_query_vectors", {})
-    if text not in cache:
-        if len(cache) > 256:
-            cache.clear()
-        cache[text] = np.asarray(deps.image_encoder.encode_queries([text])[0], dtype=np.float32)
-    return cache[text]
+    return _cached_vector(deps, "image_query_vectors", text,
+                          lambda t: np.asarray(deps.image_encoder.encode_queries([t])[0], dtype=np.float32))
 
 
 def image_references(state: PreferenceState, deps: ToolDeps, *, picture: list[float] | None = None,
