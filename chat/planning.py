@@ -24,6 +24,9 @@ class TurnInput(BaseModel):
     demographics: Demographics | None = Field(
         None, description="What the user told about themselves, validated (None: nothing given)."
     )
+    previous_text: str | None = Field(
+        None, description="The conversation's previous reply text: a new heading never repeats it word for word."
+    )
     must_list: bool = Field(
         False, description="The caller needs a ranked list (a carousel, a benchmark): no clarifying question or "
         "small talk instead of items; with nothing to go on, the list is the history's and the catalog's best.",

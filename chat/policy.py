@@ -14,6 +14,8 @@ from chat.planning import PlannerResult, TurnInput
 from chat.schemas import PreferenceState, Recommendation, Reply
 from chat.state import referred_ids
 from prompts import replies
+from prompts.english import join_words
+from prompts.headings import ListRequest, genre_word, list_heading, nothing_found
 from tools.base import CandidateBuffer, ToolDeps
 from tools.retrieve import query_text
 from tools.registry import call_tool
@@ -47,7 +49,7 @@ def _answer_without_list(turn: TurnInput, buffer: CandidateBuffer, deps: ToolDep
     if intent == "greet":
         return _text(replies.WELCOME, buffer, question=True)
     if intent == "reset":
-        return _text(replies.RESET, buffer, question=True)
+        return PlannerResult(reply=replies.reset_reply(), buffer=buffer)
     if intent == "ask_item":
         return _text(answer_item_question(turn, deps), buffer)
     picture = turn.update.picture is not None and deps.image_store is not None  # "more like this" picture
@@ -99,21 +101,25 @@ def finalize_reply(turn: TurnInput, buffer: CandidateBuffer, deps: ToolDeps, *, 
     """Filter, rank and explain what is in the buffer, and build the reply's cards."""
     pool = [c.model_copy(deep=True) for c in buffer.items]
     kept = call_tool("filter", {}, deps=deps, buffer=buffer)
+    relaxed = False
     if kept.kept < turn.n_items and len(turn.state.genres_include) > 1:
         buffer.items = pool
         call_tool("filter", {"relax_genres": True}, deps=deps, buffer=buffer)
-        buffer.note(replies.RELAXED_GENRES.format(genres=" + ".join(turn.state.genres_include)))
+        relaxed = True
     call_tool("rank", {"k": turn.n_items}, deps=deps, buffer=buffer)
     call_tool("explain", {"k": turn.n_items}, deps=deps, buffer=buffer)
     cards = [_card(c.id, buffer, deps) for c in buffer.items[: turn.n_items]]
+    if relaxed and cards:
+        buffer.note(replies.RELAXED_GENRES.format(genres=join_words([genre_word(g) for g in turn.state.genres_include])))
     unverified_people = sum("people" in c.unverified for c in buffer.items[: turn.n_items])
     if unverified_people and turn.state.people_exclude:
-        buffer.note(replies.UNKNOWN_PEOPLE.format(n=unverified_people, people=", ".join(turn.state.people_exclude)))
+        buffer.note(replies.unknown_people(unverified_people, turn.state.people_exclude))
     notes = list(dict.fromkeys([*turn.update.notes, *buffer.notes]))
-    request = replies.describe_request(turn.state, deps.catalog, picture=buffer.picture is not None)
+    request = ListRequest(state=turn.state, update=turn.update, catalog=deps.catalog, picture=buffer.picture is not None,
+                          visual=buffer.visual, relaxed=relaxed)
     if not cards:
-        return Reply(text=replies.NOTHING_FOUND.format(request=request), notes=notes)
-    reply_text = text or replies.intro(len(cards), request)
+        return Reply(text=nothing_found(request), notes=notes)
+    reply_text = text or list_heading(request, len(cards), wanted=turn.n_items, previous=turn.previous_text)
     return Reply(text=reply_text, items=cards, notes=notes)
 
 

@@ -138,3 +138,7 @@ class Reply(BaseModel):
     items: list[Recommendation] = Field(default_factory=list)
     question: bool = Field(False, description="True when the reply asks the user something instead of recommending.")
     notes: list[str] = Field(default_factory=list, description="Honest notes: ignored input, unknown facts, fallbacks.")
+    cleared: bool = Field(
+        False, description="The request and the list shown so far were cleared (\"start over\" or the Reset "
+        "button): a UI stops showing earlier cards as the current list.",
+    )

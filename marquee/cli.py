@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
@@ -59,23 +59,54 @@ def serve(workspace: Optional[Path] = WorkspaceOpt, catalog: Optional[Path] = Ca
         _fail(str(exc))
 
 
+QUIT_WORDS = frozenset({"quit", "exit"})
+CHAT_BANNER = (
+    "Marquee — tell me what you'd like to watch. Say “start over” to clear the list; "
+    "type quit or exit (or press Ctrl-D) to leave."
+)
+
+
 @app.command()
 def chat(workspace: Optional[Path] = WorkspaceOpt, catalog: Optional[Path] = CatalogOpt) -> None:
-    """A conversation in the terminal. Empty line or Ctrl-D ends it."""
+    """A conversation in the terminal. quit, exit or Ctrl-D (end of input) ends it."""
     from marquee.service import Marquee
 
     marquee = Marquee.open(_settings(workspace, catalog))
     conversation = marquee.new_conversation()
-    typer.echo("Marquee — tell me what you'd like to watch (empty line to quit).")
-    for line in sys.stdin if not sys.stdin.isatty() else iter(lambda: input("> "), ""):
-        if not line.strip():
-            break
+    typer.echo(CHAT_BANNER)
+    try:
+        for line in _typed_lines("> "):
+            if wants_to_leave(line):
+                break
+            if not line.strip():
+                continue
+            try:
+                result = marquee.respond(conversation, line)
+            except MarqueeError as exc:
+                typer.echo(f"! {exc}")
+                continue
+            typer.echo(_format_reply(result))
+    except KeyboardInterrupt:  # Ctrl-C while a reply is being made
+        typer.echo()
+    typer.echo("Bye!")
+
+
+def _typed_lines(prompt: str) -> Iterator[str]:
+    """Lines typed at a terminal (after a prompt) or piped in, until Ctrl-D or the end of input."""
+    if not sys.stdin.isatty():
+        yield from sys.stdin
+        return
+    while True:
         try:
-            result = marquee.respond(conversation, line)
-        except MarqueeError as exc:
-            typer.echo(f"! {exc}")
-            continue
-        typer.echo(_format_reply(result))
+            yield input(prompt)
+        except (EOFError, KeyboardInterrupt):
+            typer.echo()
+            return
+
+
+def wants_to_leave(line: str) -> bool:
+    """``quit`` or ``exit`` (any case, with or without a leading slash or a final full stop)."""
+    return line.strip().rstrip(".!").lstrip("/").lower() in QUIT_WORDS
 
 
 def _format_reply(result) -> str:

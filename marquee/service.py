@@ -284,12 +284,10 @@ class Marquee:
             timings: dict[str, float] = {}
 
             t0 = time.perf_counter()
+            recent = db.list_turns(session, conversation_id)[-3:]
             context = ParseContext(
                 shown=[self.catalog.get(i) for i in state.last_shown_ids if self.catalog.get(i)],
-                history=[
-                    pair for t in db.list_turns(session, conversation_id)[-3:]
-                    for pair in (("user", t.utterance), ("assistant", t.reply_model().text))
-                ],
+                history=[pair for t in recent for pair in (("user", t.utterance), ("assistant", t.reply_model().text))],
             )
             update = self.parser.parse(text, context)
             update.notes = [*notes, *update.notes]
@@ -305,6 +303,7 @@ class Marquee:
                 history=db.user_history(session, conversation.user_id),
                 n_items=n_items or self.settings.n_recommendations,
                 demographics=None if profile.is_empty() else profile,
+                previous_text=recent[-1].reply_model().text if recent else None,
                 must_list=must_list,
             )
             result = self._planner_for(update, must_list=must_list).respond(turn, deps=self.deps)
@@ -383,13 +382,24 @@ class Marquee:
             db.save_state(session, conversation=conversation, state=state)
             return state
 
-    def reset(self, conversation_id: str) -> PreferenceState:
-        """Clear the conversation's request (the reset button)."""
+    def reset(self, conversation_id: str) -> TurnResult:
+        """The Reset button, which does what saying "start over" does: the request and the list shown
+        are cleared (likes, dislikes and seen items stay), the exchange is stored as a turn whose
+        message is ``replies.RESET_UTTERANCE``, and the reply says so, with ``reply.cleared`` set."""
+        started = time.perf_counter()
+        update = PreferenceUpdate(intent="reset")
         with self._locks[conversation_id], Session(self.engine) as session:
             conversation = db.get_conversation(session, conversation_id)
-            state = merge(conversation.preferences(), PreferenceUpdate(intent="reset"), self.catalog)
-            db.save_state(session, conversation=conversation, state=state)
-            return state
+            state = merge(conversation.preferences(), update, self.catalog)
+            reply = replies.reset_reply()
+            db.add_turn(
+                session, conversation=conversation, utterance=replies.RESET_UTTERANCE, parsed=update.model_dump_json(),
+                reply=reply, tool_calls=[], parser="button", planner="button",
+                latency_ms=(time.perf_counter() - started) * 1000, state=state,
+            )
+        total = (time.perf_counter() - started) * 1000
+        return TurnResult(conversation_id=conversation_id, reply=reply, update=update, state=state,
+                          timings_ms={"total": total})
 
     def state(self, conversation_id: str) -> PreferenceState:
         with Session(self.engine) as session:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from chat.schemas import PreferenceState
-from retrieval.catalog import Catalog, Item
+from chat.schemas import Reply
+from prompts.english import capitalize, count_word, join_words
+from retrieval.catalog import Item
 
 WELCOME = (
     "Hi! I'm Marquee. Tell me what you feel like watching — a genre, a mood, an era, an actor or "
@@ -11,20 +12,18 @@ WELCOME = (
     "reason. You can say things like “more like the second one”, “less violent” or “I've seen "
     "those”. What are you in the mood for?"
 )
-RESET = "Done — I've cleared your preferences for this conversation. What would you like to watch?"
+RESET = (
+    "Done — I've cleared the list and everything you asked for so far (your likes and dislikes stay). "
+    "What would you like to watch?"
+)
+RESET_UTTERANCE = "Reset"  # stored as the message when the Reset button is pressed
 OTHER = (
     "I can only help with finding something to watch. Tell me a genre, a mood, a movie you liked, "
     "or an actor, and I'll suggest a few titles."
 )
 WHICH_ITEM = "Which title do you mean? You can say “the second one” or name it."
-NOTHING_FOUND = (
-    "I couldn't find anything in the catalog that fits all of that ({request}). "
-    "Try loosening one of the constraints."
-)
-RELAXED_GENRES = "Few titles have all of {genres}, so I also included titles with some of them."
-UNKNOWN_PEOPLE = (
-    "{n} of these have no cast list in the catalog, so I couldn't check them for {people}."
-)
+RELAXED_GENRES = "Few titles are {genres} at once, so I also included titles with only some of them."
+UNKNOWN_PEOPLE = "{count} of these {verb} no cast list in the catalog, so I couldn't check {them} for {people}."
 NO_IMAGES = "I can't compare posters for this catalog (it has no image collection), so I searched by text instead."
 NO_PICTURE_SEARCH = (
     "I can't compare pictures for this catalog (it has no image collection), so I couldn't use your picture."
@@ -40,51 +39,15 @@ QUESTION_NAMES = {
 }
 
 
-def _span(low: int | None, high: int | None, unit: str = "") -> str | None:
-    if low and high:
-        return f"{low}–{high}{unit}"
-    if low:
-        return f"from {low}{unit} on" if not unit else f"at least {low}{unit}"
-    if high:
-        return f"up to {high}{unit}"
-    return None
+def unknown_people(n: int, people: list[str]) -> str:
+    """A note on cards whose cast is unknown, so "nothing with X" could not be checked for them."""
+    return UNKNOWN_PEOPLE.format(count=capitalize(count_word(n)), verb="has" if n == 1 else "have",
+                                 them="it" if n == 1 else "them", people=join_words(people, "or"))
 
 
-def describe_request(state: PreferenceState, catalog: Catalog, *, picture: bool = False) -> str:
-    """A short plain-English summary of the request, e.g. ``Comedy, 1990–1999, without Adam Sandler``.
-
-    ``picture``: a picture came with the message ("more like this").
-    """
-    parts: list[str] = ["a look like your picture"] if picture else []
-    if state.genres_include:
-        parts.append(" + ".join(state.genres_include))
-    years = _span(state.year_min, state.year_max)
-    if years:
-        parts.append(years)
-    runtime = _span(state.runtime_min, state.runtime_max, " min")
-    if runtime:
-        parts.append(runtime)
-    if state.people_include:
-        parts.append("with " + ", ".join(state.people_include))
-    if state.anchor_ids:
-        titles = [catalog.get(i).label for i in state.anchor_ids if catalog.get(i)]
-        parts.append("like " + ", ".join(titles))
-    if state.keywords:
-        parts.append(", ".join(state.keywords))
-    if state.audience:
-        parts.append(f"for {state.audience}")
-    if state.genres_exclude:
-        parts.append("no " + ", ".join(state.genres_exclude))
-    if state.people_exclude:
-        parts.append("without " + ", ".join(state.people_exclude))
-    for critique in state.critiques:
-        parts.append(f"{critique.direction} {critique.attribute}")
-    return "; ".join(parts) or "your taste so far"
-
-
-def intro(n: int, request: str) -> str:
-    noun = "pick" if n == 1 else "picks"
-    return f"Here are {n} {noun} for {request}:"
+def reset_reply() -> Reply:
+    """The answer to "start over" and to the Reset button alike: the list and the request are cleared."""
+    return Reply(text=RESET, question=True, cleared=True)
 
 
 def item_facts(item: Item, ask: str) -> str:

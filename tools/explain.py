@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 
 from chat.schemas import PreferenceState
 from prompts import replies
+from prompts.english import with_article
+from prompts.headings import genre_noun
 from retrieval.catalog import Item, fold, normalize_name
 from retrieval.demographics import Demographics
 from retrieval.group_taste import genre_phrase, group_phrase, profile_has_group
@@ -38,11 +40,14 @@ def _join(words: list[str]) -> str:
 def _people_clause(item: Item, wanted: list[str], reasons: list[str]) -> str | None:
     wanted_keys = {normalize_name(p) for p in wanted}
     directors = [p for p in item.people.get("directors", []) if normalize_name(p) in wanted_keys]
-    others = [p for p in item.all_people() if normalize_name(p) in wanted_keys and p not in directors]
-    reasons += [f"person:{p}" for p in directors + others]
+    writers = [p for p in item.people.get("writers", []) if normalize_name(p) in wanted_keys and p not in directors]
+    others = [p for p in item.all_people() if normalize_name(p) in wanted_keys and p not in directors + writers]
+    reasons += [f"person:{p}" for p in directors + writers + others]
     parts = []
     if directors:
         parts.append(f"directed by {_join(directors)}")
+    if writers:  # "written by", not "with": a writer is not in the film
+        parts.append(f"written by {_join(writers)}")
     if others:
         parts.append(f"with {_join(list(dict.fromkeys(others)))}")
     return " and ".join(parts) or None
@@ -58,7 +63,7 @@ def _critique_clause(item: Item, state: PreferenceState, reasons: list[str]) -> 
         if genres:
             reasons += [f"genre:{g}" for g in genres]
             word = "more" if critique.direction == "more" else "less"
-            return f"as a {_join(genres).lower()} title it leans {word} toward {critique.attribute}"
+            return f"as {with_article(_join(genres).lower())} title it leans {word} toward {critique.attribute}"
         if critique.direction == "more":
             tags = [t for t in item.tags if any(f in t.lower() for f in fragments)]
             if tags:
@@ -151,7 +156,7 @@ def explain_item(candidate: ScoredItem, state: PreferenceState, deps: ToolDeps, 
         if item.year and (state.year_min or state.year_max):
             reasons.append(f"year:{item.year}")
             era = f" from {item.year}"
-        first.append(f"it's a {_join(wanted_genres).lower()}{era}")
+        first.append(f"it's {with_article(genre_noun(wanted_genres))}{era}")
     people = _people_clause(item, state.people_include, reasons)
     if people:
         first.append(f"it's {people}")
@@ -167,7 +172,7 @@ def explain_item(candidate: ScoredItem, state: PreferenceState, deps: ToolDeps, 
         first.append(f"viewers tag it “{tags[0]}”")
     if not first and item.genres:
         reasons += [f"genre:{g}" for g in item.genres[:2]]
-        first.append(f"it's a {_join(item.genres[:2]).lower()} title{f' from {item.year}' if item.year else ''}")
+        first.append(f"it's {with_article(_join(item.genres[:2]).lower())} title{f' from {item.year}' if item.year else ''}")
     sentences = [_capitalize(_join(first[:3])) + "."] if first else []
     if item.n_ratings >= MIN_RATINGS_TO_CITE and item.mean_rating:
         reasons.append("rating")
