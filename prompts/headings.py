@@ -47,8 +47,8 @@ CRITIQUE_WORDS = {
 }
 AUDIENCE_WORDS = {"kids": "family", "adults": "grown-up"}
 MAX_GENRE_WORDS = 3  # more genres than this are listed after the noun ("films that mix ...")
-SHORT_KEYWORD_CHARS = 20
-MAX_MOODS_BEFORE = 2  # the latest two: "dark, gritty thrillers" (all of them are named when nothing is found)  # a mood or theme this short reads well before the noun ("feel-good", "heist")
+SHORT_KEYWORD_CHARS = 20  # a mood or theme this short reads well before the noun ("feel-good", "heist")
+MAX_MOODS_BEFORE = 2  # the latest two: "dark, gritty thrillers" (all of them are named when nothing is found)
 
 SEEN = "Got it — here {verb} {count} you haven't seen."
 SEEN_MORE = "Got it — here {verb} {count} more you haven't seen."
@@ -93,7 +93,7 @@ def _heading_variants(request: ListRequest, n: int, *, short: bool) -> list[str]
     if update.feedback == "disliked" and again:
         return [f"Got it — here {verb} {count} other {phrase}.", f"Got it — here {verb} {count} more {phrase}."]
     if short:
-        texts = [f"I found only {count} {phrase}.", f"I found only {count} more {phrase}."]
+        texts = [f"I found only {count} {phrase}.", f"I found only {count} more {phrase}."][:: -1 if again else 1]
     elif again:
         texts = [f"Here {verb} {count} more {phrase}.",
                  f"Here is another {phrase}." if n == 1 else f"Here are another {count} {phrase}."]
