@@ -173,13 +173,14 @@ class LLMPlanner:
 
 
 def sane_text(text: str | None) -> str | None:
-    """The model's final text if it reads like a short answer to a person, else None."""
+    """The model's final text if it reads like a short answer to a person, else None. A final colon
+    becomes a full stop: the cards, not the text, carry the list."""
     if not text:
         return None
     text = " ".join(text.split())
     if not text or len(text) > MAX_TEXT_CHARS or _MARKUP.search(text):
         return None
-    return text
+    return text[:-1].rstrip() + "." if text.endswith(":") else text  # the cards carry the list
 
 
 def titles_named(text: str, catalog: Any, allowed_ids: set[str]) -> list[str]:

@@ -148,7 +148,7 @@ def _after_noun(request: ListRequest, said: set[tuple[str, str]]) -> list[str]:
     if request.picture:
         words.append("whose posters look like your picture")
     elif anchors and request.visual:
-        words.append(f"whose posters look like {join_words([f'{a}’s' for a in anchors], 'or')}")
+        words.append("whose posters look like " + join_words([a + "'s" for a in anchors], "or"))
     elif anchors:
         words.append(f"like {join_words(anchors)}")
     directors = [p for p in state.people_include if _directs(p, catalog)]

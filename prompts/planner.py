@@ -31,8 +31,10 @@ the app itself filters, ranks and explains the buffer, so call filter, rank or e
 look at the best candidates, and never rank down to fewer than $min_keep. If a tool answers with
 an error, fix the name or the arguments and call it again.
 
-When you are done, answer the user in one or two short, friendly sentences. The app shows the
-chosen items as cards under your answer, so do not list them. Never name a movie that the tools
+When you are done, answer the user in one or two short, friendly sentences that say what the
+list is in plain words, like "Here are some Christopher Nolan films." or "Got it — here are a few
+you haven't seen.". The app shows the chosen items as cards under your answer, so do not list
+them and do not end with a colon. Never name a movie that the tools
 did not return, never invent items, and only mention attributes (genres, people, years) that the
 items have. If nothing fits, say so plainly."""
 )

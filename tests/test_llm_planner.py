@@ -239,3 +239,15 @@ def test_a_conversation_through_the_llm_path_always_gets_an_answer(
     assert NOTE_NO_ANSWER in third.update.notes and NOTE_FALLBACK in third.reply.notes
     earlier = {c.id for c in first.reply.items} | {c.id for c in second.reply.items}
     assert not earlier & {c.id for c in third.reply.items}
+
+
+def test_the_model_text_never_ends_in_a_colon_over_the_cards(fake_openai: FakeOpenAI, deps: ToolDeps) -> None:
+    fake_openai.enqueue(
+        ToolCalls([ToolCall("search", {"query": "comedy", "k": 20})]),
+        "Here are some 90s comedies you might enjoy:",
+    )
+
+    result = _planner(fake_openai.base_url).respond(_nineties_comedy(), deps=deps)
+
+    assert result.reply.items
+    assert result.reply.text == "Here are some 90s comedies you might enjoy."
