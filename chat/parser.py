@@ -279,7 +279,7 @@ def resolve_titles(update: PreferenceUpdate, catalog: Catalog, *, index: TitleIn
             item = catalog.get(ref.item_id) if ref.item_id else None
             item = item or index.resolve(ref.text)
             if item is None:
-                notes.append(f"title not in the catalog: {ref.text}")
+                notes.append(f"I couldn't find “{ref.text}” in the catalog.")
                 out.append(TitleRef(text=ref.text))
             elif item.id not in seen:
                 seen.add(item.id)

@@ -47,17 +47,17 @@ def _answer_without_list(turn: TurnInput, buffer: CandidateBuffer, deps: ToolDep
     when the turn calls for recommendations."""
     intent = turn.update.intent
     if intent == "greet":
-        return _text(replies.WELCOME, buffer, question=True)
+        return _text(replies.WELCOME, buffer, turn, question=True)
     if intent == "reset":
         return PlannerResult(reply=replies.reset_reply(), buffer=buffer)
     if intent == "ask_item":
-        return _text(answer_item_question(turn, deps), buffer)
+        return _text(answer_item_question(turn, deps), buffer, turn)
     picture = turn.update.picture is not None and deps.image_store is not None  # "more like this" picture
     if intent == "other" and not _has_new_content(turn) and not picture:
-        return _text(replies.OTHER, buffer)
+        return _text(replies.OTHER, buffer, turn)
     if not turn.state.has_request() and not turn.history and not cold_start_applies(buffer, deps) and not picture:
         asked = call_tool("ask", {"about": "request"}, deps=deps, buffer=buffer)
-        return _text(asked.text, buffer, question=True)
+        return _text(asked.text, buffer, turn, question=True)
     return None
 
 
@@ -66,8 +66,10 @@ def _has_new_content(turn: TurnInput) -> bool:
     return bool(update.genres_include or update.titles_like or update.people_include or update.keywords)
 
 
-def _text(text: str, buffer: CandidateBuffer, *, question: bool = False) -> PlannerResult:
-    return PlannerResult(reply=Reply(text=text, question=question, notes=list(buffer.notes)), buffer=buffer)
+def _text(text: str, buffer: CandidateBuffer, turn: TurnInput, *, question: bool = False) -> PlannerResult:
+    """A reply without cards; what the parser could not use is still said ("nothing was shown yet")."""
+    notes = list(dict.fromkeys([*turn.update.notes, *buffer.notes]))
+    return PlannerResult(reply=Reply(text=text, question=question, notes=notes), buffer=buffer)
 
 
 def cold_start_applies(buffer: CandidateBuffer, deps: ToolDeps) -> bool:

@@ -175,3 +175,14 @@ def test_a_card_reads_an_action_title_not_a_action_title():
     deps = ToolDeps(catalog=catalog, store=None, encoder=None, keywords=None, cf=None, settings=None)
     why = explain_item(ScoredItem(id="9"), PreferenceState(), deps).why
     assert why.startswith("It's an action and adventure title from 1994")
+
+
+def test_notes_are_sentences_for_a_person(marquee):
+    from prompts.replies import unknown_people
+
+    assert unknown_people(1, ["Tom Cruise"]) == (
+        "One of these has no cast list in the catalog, so I couldn't check it for Tom Cruise."
+    )
+    assert unknown_people(3, ["Tom Cruise", "Adam Sandler"]).startswith("Three of these have no cast list")
+    pointed = marquee.respond(None, "more like the second one")
+    assert "You pointed at a title on the list, but nothing was shown yet." in pointed.reply.notes

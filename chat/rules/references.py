@@ -45,7 +45,7 @@ def find_references(u: Utterance, cues: ReferenceCues) -> None:
             continue
         end, positions = found
         if n == 0:
-            u.notes.append("a reference to shown items, but nothing was shown")
+            u.notes.append("You pointed at a title on the list, but nothing was shown yet.")
         u.take(Match(k, end, "ref", [p for p in positions if 1 <= p <= n]))
         k = end
 

@@ -35,7 +35,7 @@ def build_update(u: Utterance, s: Slots, *, references: ReferenceCues, similar_c
     if "recent" in s.flags and s.year_min is None and s.year_max is None:
         s.year_min = reference_year - lx.RECENT_YEARS
     if any(t[0] is None for t in titles_like + titles_exclude):
-        u.notes.append("some named titles are not in the catalog")
+        u.notes.append("I couldn't find some of the titles you named in the catalog.")
     try:
         return _update(u, s, intent, query, refs, titles_like, titles_exclude)
     except ValueError as exc:  # a bound out of the schema's range: drop the bounds, keep the rest
@@ -43,7 +43,7 @@ def build_update(u: Utterance, s: Slots, *, references: ReferenceCues, similar_c
             raise
         logger.info("parsed values out of range (%s); dropping year and runtime bounds", exc)
         s.year_min = s.year_max = s.runtime_min = s.runtime_max = None
-        u.notes.append("a year or length was out of range and was ignored")
+        u.notes.append("I ignored a year or a length that was out of range.")
         return build_update(u, s, references=references, similar_cues=similar_cues, reference_year=reference_year)
 
 
@@ -80,7 +80,7 @@ def _shown_refs(u: Utterance, s: Slots, intent: str, references: ReferenceCues) 
             if pointer == [1]:
                 refs = [1]
             elif pointer == [0] and u.shown:
-                u.notes.append("not sure which of the shown items 'it' or 'that' means")
+                u.notes.append("I wasn't sure which title “it” or “that” meant: say “the second one” or name it.")
     return refs
 
 

@@ -24,7 +24,7 @@ def clean_text(text: str) -> tuple[str, list[str]]:
     text = unicodedata.normalize("NFKC", text or "")
     text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") else c for c in text)
     if len(text) > MAX_CHARS:
-        notes.append(f"only the first {MAX_CHARS} characters were read")
+        notes.append(f"I only read the first {MAX_CHARS} characters of your message.")
         text = text[:MAX_CHARS]
     return " ".join(text.split()), notes
 

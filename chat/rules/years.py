@@ -169,7 +169,7 @@ def _cue_before(u: Utterance, cues: YearCues, a: int, lo: int, hi: int) -> tuple
                 bound = make[name]
                 if negated_before(u, k - length, cues.negators):
                     if name == "in":
-                        u.notes.append("cannot rule out a period; ignored 'not from' a period")
+                        u.notes.append("I can't rule out a whole period, so I ignored “not from …”.")
                         return k - length, None
                     bound = _negated(bound)
                 return k - length, bound
