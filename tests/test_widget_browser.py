@@ -141,7 +141,7 @@ def test_widget_on_another_origin_chats_shows_cards_takes_likes_and_remembers(
 
     cards = page.locator("marquee-chat .card")
     expect(cards).to_have_count(5, timeout=60_000)
-    expect(page.locator("marquee-chat .msg.bot").last).to_contain_text("Western")
+    expect(page.locator("marquee-chat .msg.bot").last).to_contain_text("Here are five westerns.")
     titles = cards.locator("h3").all_text_contents()
     assert any(HOSTILE_TITLE in title for title in titles), titles  # shown as text...
     assert page.evaluate("window.__pwned") is None  # ...never run
@@ -224,7 +224,7 @@ def test_gradio_ui_chats_shows_cards_takes_likes_and_remembers(browser, api_url,
     page.locator("#mq-input textarea").fill("any good westerns?")
     page.locator("#mq-send").click()
     expect(page.locator("#mq-card-0")).to_be_visible(timeout=60_000)
-    expect(page.locator("#mq-chat")).to_contain_text("Western")
+    expect(page.locator("#mq-chat")).to_contain_text("Here are five westerns.")
     assert page.evaluate("window.__pwned") is None
     page.locator("#mq-liked-0").click()
     expect(page.locator("#mq-chat")).to_contain_text("Noted: you liked", timeout=30_000)
