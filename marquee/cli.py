@@ -182,6 +182,29 @@ def ingest(
     typer.echo(summary.render())
 
 
+db_app = typer.Typer(help="The database: schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: Optional[str] = typer.Option(None, help="SQLAlchemy URL (default: $MARQUEE_DATABASE_URL, else "
+                                               "the SQLite file in the workspace)."),
+    workspace: Optional[Path] = WorkspaceOpt,
+) -> None:
+    """Migrate the database schema to the newest revision (safe while other processes start)."""
+    from marquee import db, schema
+
+    settings = _settings(workspace)
+    url = database_url or settings.resolved_database_url
+    try:
+        engine = db.make_engine(url, migrate=True)
+        typer.echo(f"database at revision {schema.current_revision(engine)} (newest: {schema.head_revision()})")
+        engine.dispose()
+    except MarqueeError as exc:
+        _fail(str(exc))
+
+
 def _register_suites() -> None:
     try:
         from evals.cli import bench_app, eval_app

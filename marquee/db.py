@@ -2,7 +2,13 @@
 
 Every turn is a row with the parsed preferences, the tool calls and the reply, so the log is
 the audit trail and what tests assert against. SQLite in the workspace by default; any
-SQLAlchemy URL (PostgreSQL) through ``MARQUEE_DATABASE_URL``.
+SQLAlchemy URL (PostgreSQL: ``postgresql+psycopg://...``) through ``MARQUEE_DATABASE_URL``.
+The schema comes from migrations (``marquee.schema``), never from ``create_all``.
+
+Turns of one conversation are serialised by the database: :func:`lock_conversation` reads the
+conversation row ``FOR UPDATE`` (PostgreSQL), so two processes answering the same
+conversation take turns and number them without gaps or clashes. SQLite has no row locks: it
+serves one process only (several workers refuse to start on it).
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import UniqueConstraint, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import DateTime, UniqueConstraint, event, func
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from chat.schemas import PreferenceState, Reply
@@ -24,6 +31,11 @@ FEEDBACK_WEIGHTS = {"liked": 1.0, "disliked": -1.0, "seen": 0.3}
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _timestamp(**kwargs):
+    """A timezone-aware timestamp column (``timestamptz`` on PostgreSQL)."""
+    return Field(default_factory=_now, sa_type=DateTime(timezone=True), **kwargs)
 
 
 def _new_id() -> str:
@@ -38,15 +50,15 @@ class UserBase(SQLModel):
 
 class User(UserBase, table=True):
     id: str = Field(default_factory=_new_id, primary_key=True)
-    created_at: datetime = Field(default_factory=_now)
+    created_at: datetime = _timestamp()
 
 
 class Conversation(SQLModel, table=True):
     id: str = Field(default_factory=_new_id, primary_key=True)
     user_id: str = Field(foreign_key="user.id", index=True)
     owner_key: str | None = Field(default=None, index=True, description="Site key that created it (API).")
-    created_at: datetime = Field(default_factory=_now)
-    updated_at: datetime = Field(default_factory=_now)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
     state: str = Field(default="{}", description="PreferenceState as JSON.")
 
     def preferences(self) -> PreferenceState:
@@ -54,7 +66,7 @@ class Conversation(SQLModel, table=True):
 
 
 class Turn(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("conversation_id", "position"),)
+    __table_args__ = (UniqueConstraint("conversation_id", "position", name="uq_turn_conversation_position"),)
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: str = Field(foreign_key="conversation.id", index=True)
     position: int
@@ -64,7 +76,7 @@ class Turn(SQLModel, table=True):
     parser: str = "rules"
     planner: str = "policy"
     latency_ms: float = 0.0
-    created_at: datetime = Field(default_factory=_now)
+    created_at: datetime = _timestamp()
 
     def reply_model(self) -> Reply:
         return Reply.model_validate_json(self.reply)
@@ -85,25 +97,42 @@ class Feedback(SQLModel, table=True):
     user_id: str = Field(foreign_key="user.id", index=True)
     item_id: str = Field(max_length=64)
     kind: str = Field(max_length=16)
-    created_at: datetime = Field(default_factory=_now)
+    created_at: datetime = _timestamp()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` with the tables created. SQLite files get their folder made."""
+def make_engine(url: str, *, migrate: bool = True) -> Engine:
+    """An engine for ``url`` with its schema at the newest revision (``migrate``: upgrade it now,
+    one process at a time; else refuse an old schema). SQLite files get their folder made."""
     kwargs: dict = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
     try:
         engine = create_engine(url, **kwargs)
-    except Exception as exc:  # SQLAlchemy raises several types for a bad URL
-        raise ConfigError(f"MARQUEE_DATABASE_URL is not usable ({url!r}): {exc}") from exc
+    except Exception as exc:  # SQLAlchemy raises several types for a bad URL or a missing driver
+        raise ConfigError(f"MARQUEE_DATABASE_URL is not usable ({_safe(url)}): {exc}") from exc
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
-    SQLModel.metadata.create_all(engine)
+    from marquee import schema
+
+    try:
+        schema.upgrade(engine) if migrate else schema.require_current(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise ConfigError(f"MARQUEE_DATABASE_URL: cannot reach the database ({_safe(url)}): {exc.orig}") from exc
     return engine
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not even a URL
+        return repr(url)
 
 
 def _sqlite_pragmas(connection, _record) -> None:
@@ -136,6 +165,19 @@ def get_conversation(session: Session, conversation_id: str) -> Conversation:
     return conversation
 
 
+def lock_conversation(session: Session, conversation_id: str) -> Conversation:
+    """The conversation, its row locked until the session commits: other processes answering it wait.
+
+    ``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite ignores it (one process serves SQLite).
+    """
+    conversation = session.exec(
+        select(Conversation).where(Conversation.id == conversation_id).with_for_update()
+    ).first()
+    if conversation is None:
+        raise NotFound(f"no conversation {conversation_id!r}")
+    return conversation
+
+
 def save_state(session: Session, *, conversation: Conversation, state: PreferenceState) -> None:
     conversation.state = state.model_dump_json()
     conversation.updated_at = _now()
@@ -147,8 +189,13 @@ def add_turn(
     session: Session, *, conversation: Conversation, utterance: str, parsed: str, reply: Reply,
     tool_calls: list[dict], parser: str, planner: str, latency_ms: float, state: PreferenceState,
 ) -> Turn:
-    """Store one exchange, its tool calls and the new state in one transaction."""
-    position = len(session.exec(select(Turn.id).where(Turn.conversation_id == conversation.id)).all())
+    """Store one exchange, its tool calls and the new state in one transaction.
+
+    Its position follows the last stored one; call it with the conversation locked
+    (:func:`lock_conversation`) so that no other process adds a turn in between.
+    """
+    last = session.exec(select(func.max(Turn.position)).where(Turn.conversation_id == conversation.id)).one()
+    position = 0 if last is None else last + 1
     turn = Turn(
         conversation_id=conversation.id, position=position, utterance=utterance, parsed=parsed,
         reply=reply.model_dump_json(), parser=parser, planner=planner, latency_ms=latency_ms,
@@ -172,9 +219,15 @@ def list_turns(session: Session, conversation_id: str) -> list[Turn]:
     return list(session.exec(select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.position)))
 
 
-def add_feedback(session: Session, *, conversation: Conversation, item_id: str, kind: str) -> Feedback:
+def add_feedback(session: Session, *, conversation: Conversation, item_id: str, kind: str,
+                 state: PreferenceState | None = None) -> Feedback:
+    """Store a button press; with ``state``, the conversation's new state in the same transaction."""
     row = Feedback(conversation_id=conversation.id, user_id=conversation.user_id, item_id=item_id, kind=kind)
     session.add(row)
+    if state is not None:
+        conversation.state = state.model_dump_json()
+        conversation.updated_at = _now()
+        session.add(conversation)
     session.commit()
     return row
 

@@ -83,6 +83,7 @@ class TurnResult(BaseModel):
     """What one turn produced, for any surface."""
 
     conversation_id: str
+    turn: int = Field(0, description="Position of this exchange in the conversation (0 = the first).")
     reply: Reply
     update: PreferenceUpdate
     state: PreferenceState
@@ -198,7 +199,10 @@ class Marquee:
         default_parser, default_planner = build_agents(settings, deps)
         self.parser = parser or default_parser
         self.planner = planner or default_planner
-        self.engine = db.make_engine(settings.resolved_database_url)
+        self.engine = db.make_engine(settings.resolved_database_url, migrate=settings.database_auto_upgrade)
+        # Turns of one conversation are serialised by the database (db.lock_conversation: a row lock
+        # across processes); this lock only keeps this process's threads from queueing on it with a
+        # connection each (and serialises SQLite, which serves one process).
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         # notes on demographics that could not be stored (an age of -3), for the next list of that
         # conversation; in memory, so lost if another process serves it (the value itself is not kept)
@@ -238,7 +242,7 @@ class Marquee:
         """
         row, notes = _user_row(demographics)
         with self._locks[conversation_id], Session(self.engine) as session:
-            user = session.get(db.User, db.get_conversation(session, conversation_id).user_id)
+            user = session.get(db.User, db.lock_conversation(session, conversation_id).user_id)
             values = row.model_dump()
             cleared = not any(values.values()) and any(getattr(user, field) for field in values)
             if cleared or user_demographics(row)[0] != user_demographics(user)[0]:
@@ -278,7 +282,7 @@ class Marquee:
         text, notes = clean_utterance(utterance, max_chars=self.settings.max_utterance_chars)
         conversation_id = conversation_id or self.new_conversation()
         with self._locks[conversation_id], Session(self.engine) as session:
-            conversation = db.get_conversation(session, conversation_id)
+            conversation = db.lock_conversation(session, conversation_id)
             state = conversation.preferences()
             profile, profile_notes = user_demographics(session.get(db.User, conversation.user_id))
             timings: dict[str, float] = {}
@@ -324,7 +328,7 @@ class Marquee:
                 new_state.last_shown_ids = shown
                 new_state.shown_ids = list(dict.fromkeys([*new_state.shown_ids, *shown]))
             t0 = time.perf_counter()
-            db.add_turn(
+            stored = db.add_turn(
                 session, conversation=conversation, utterance=text, parsed=update.model_dump_json(),
                 reply=reply, tool_calls=result.buffer.calls, parser=type(self.parser).__name__,
                 planner=type(self.planner).__name__, latency_ms=(time.perf_counter() - started) * 1000,
@@ -332,7 +336,8 @@ class Marquee:
             )
             timings["persist"] = (time.perf_counter() - t0) * 1000
             timings["total"] = (time.perf_counter() - started) * 1000
-        return TurnResult(conversation_id=conversation_id, reply=reply, update=update, state=new_state, timings_ms=timings)
+        return TurnResult(conversation_id=conversation_id, turn=stored.position, reply=reply, update=update,
+                          state=new_state, timings_ms=timings)
 
     def _planner_for(self, update: PreferenceUpdate, *, must_list: bool = False) -> Planner:
         """The planner of this turn. A request about a look, or a turn that must return a list, goes
@@ -359,7 +364,7 @@ class Marquee:
         """Record items shown by someone else in this conversation (a human recommender in a
         replayed dialogue): they become "the ones shown" for references and are not repeated."""
         with self._locks[conversation_id], Session(self.engine) as session:
-            conversation = db.get_conversation(session, conversation_id)
+            conversation = db.lock_conversation(session, conversation_id)
             state = conversation.preferences()
             known = [i for i in item_ids if i in self.catalog]
             if known:
@@ -375,11 +380,10 @@ class Marquee:
         if item_id not in self.catalog:
             raise NotFound(f"no item {item_id!r} in the catalog")
         with self._locks[conversation_id], Session(self.engine) as session:
-            conversation = db.get_conversation(session, conversation_id)
-            db.add_feedback(session, conversation=conversation, item_id=item_id, kind=kind)
+            conversation = db.lock_conversation(session, conversation_id)
             state = conversation.preferences()
             _record_feedback(state, item_id, kind)
-            db.save_state(session, conversation=conversation, state=state)
+            db.add_feedback(session, conversation=conversation, item_id=item_id, kind=kind, state=state)
             return state
 
     def reset(self, conversation_id: str) -> TurnResult:
@@ -389,16 +393,16 @@ class Marquee:
         started = time.perf_counter()
         update = PreferenceUpdate(intent="reset")
         with self._locks[conversation_id], Session(self.engine) as session:
-            conversation = db.get_conversation(session, conversation_id)
+            conversation = db.lock_conversation(session, conversation_id)
             state = merge(conversation.preferences(), update, self.catalog)
             reply = replies.reset_reply()
-            db.add_turn(
+            stored = db.add_turn(
                 session, conversation=conversation, utterance=replies.RESET_UTTERANCE, parsed=update.model_dump_json(),
                 reply=reply, tool_calls=[], parser="button", planner="button",
                 latency_ms=(time.perf_counter() - started) * 1000, state=state,
             )
         total = (time.perf_counter() - started) * 1000
-        return TurnResult(conversation_id=conversation_id, reply=reply, update=update, state=state,
+        return TurnResult(conversation_id=conversation_id, turn=stored.position, reply=reply, update=update, state=state,
                           timings_ms={"total": total})
 
     def state(self, conversation_id: str) -> PreferenceState:

@@ -25,7 +25,19 @@ class Settings(BaseSettings):
         DEMO_CATALOG, description="Catalog folder in Marquee's format (items.jsonl + ratings.csv)."
     )
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default: a SQLite file in the workspace."
+        None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/marquee; default: a SQLite file "
+        "in the workspace.",
+    )
+    database_auto_upgrade: bool = Field(
+        True,
+        description="Migrate the database schema at start-up (one process at a time). False: run "
+        "`marquee db upgrade` yourself; start-up then refuses an old schema.",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis URL (redis://host:6379/0) for rate limits shared by every worker and replica; "
+        "unset: each process counts on its own.",
     )
     chroma_host: str | None = Field(
         None, description="Chroma server host; unset = embedded Chroma in the workspace."
@@ -53,8 +65,8 @@ class Settings(BaseSettings):
     # --- web server, HTTP API and widget (marquee/web.py, marquee/security.py) ---
     workers: int = Field(
         1, ge=1, le=64,
-        description="Uvicorn worker processes. More than 1 needs a Chroma server and PostgreSQL "
-        "(and rate limits are then per worker).",
+        description="Uvicorn worker processes. More than 1 needs a Chroma server (MARQUEE_CHROMA_HOST) and "
+        "PostgreSQL (MARQUEE_DATABASE_URL); rate limits are shared only with MARQUEE_REDIS_URL.",
     )
     site_keys: dict[str, list[str]] = Field(
         default_factory=dict,
@@ -165,7 +177,30 @@ class Settings(BaseSettings):
                     )
         if self.ui_auth is not None and (":" not in self.ui_auth or self.ui_auth.startswith(":")):
             raise ValueError('MARQUEE_UI_AUTH must be "user:password"')
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("MARQUEE_REDIS_URL must look like redis://host:6379/0")
         return self
+
+    @model_validator(mode="after")
+    def _workers_share_services(self) -> "Settings":
+        problem = self.shared_services_problem()
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def shared_services_problem(self) -> str | None:
+        """Why ``workers`` processes cannot share this configuration (``None``: they can)."""
+        if self.workers <= 1:
+            return None
+        missing = []
+        if self.resolved_database_url.startswith("sqlite"):
+            missing.append("MARQUEE_DATABASE_URL=postgresql+psycopg://USER:PASSWORD@HOST/DB (SQLite serves one process)")
+        if not self.chroma_host:
+            missing.append("MARQUEE_CHROMA_HOST (a Chroma server, `chroma run --path DIR --port 8000`; the embedded "
+                           "Chroma serves one process)")
+        if not missing:
+            return None
+        return f"{self.workers} workers need shared services: set " + " and ".join(missing)
 
     @property
     def llm_enabled(self) -> bool:

@@ -42,6 +42,7 @@ from marquee.ingest import image_roots
 from marquee.security import (
     KEY_HEADER, ApiError, ApiGuard, RateLimiter, SiteKeys, check_key, check_owner, rate_limited,
 )
+from marquee.rate_limits import make_rate_limiter
 from marquee.service import Marquee, clean_utterance
 from marquee.settings import REPO_ROOT, Settings
 
@@ -239,12 +240,6 @@ def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: Ra
             check_owner(conversation.owner_key, key)
             return conversation
 
-    def last_turn(conversation_id: str) -> int:
-        with Session(marquee.engine) as session:
-            positions = session.exec(select(db.Turn.position).where(db.Turn.conversation_id == conversation_id)
-                                     .order_by(db.Turn.position.desc()).limit(1)).all()
-            return positions[0] if positions else 0
-
     @router.post("/conversations", status_code=201, response_model=ConversationCreated, responses=ERRORS,
                  summary="Start a conversation (optionally with the user's demographics)")
     def create_conversation(body: ConversationCreate | None = None, key: str = Depends(site_key)) -> ConversationCreated:
@@ -279,8 +274,7 @@ def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: Ra
         picture = decode_picture(body.image)
         result = await gate.run(partial(marquee.respond, conversation_id, body.text, n_items=body.n_items,
                                         image=picture))
-        turn = await run_in_threadpool(last_turn, conversation_id)
-        return MessageReply(conversation_id=conversation_id, turn=turn,
+        return MessageReply(conversation_id=conversation_id, turn=result.turn,
                             reply=reply_out(result.reply, posters, base_url(request)))
 
     @router.post(
@@ -307,7 +301,6 @@ def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: Ra
             try:
                 result = await gate.run(partial(marquee.respond, conversation_id, body.text, n_items=body.n_items,
                                                 image=picture))
-                turn = await run_in_threadpool(last_turn, conversation_id)
             except Exception as exc:  # the status line is sent: report it in the stream
                 yield sse("error", stream_error(exc))
                 return
@@ -316,7 +309,7 @@ def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: Ra
                 await asyncio.sleep(STREAM_PAUSE_S)
             reply = reply_out(result.reply, posters, url)
             yield sse("items", StreamItems(items=reply.items))
-            yield sse("done", StreamDone(conversation_id=conversation_id, turn=turn,
+            yield sse("done", StreamDone(conversation_id=conversation_id, turn=result.turn,
                                          question=reply.question, notes=reply.notes))
 
         return StreamingResponse(events(), media_type="text/event-stream",
@@ -387,7 +380,7 @@ def create_app(marquee: Marquee, settings: Settings | None = None, *, ui: bool =
     """The whole web app over ``marquee``; ``ui=False`` leaves the Gradio UI out."""
     settings = settings or marquee.settings
     keys = SiteKeys.from_settings(settings)
-    limiter = RateLimiter()
+    limiter = make_rate_limiter(settings)
     app = FastAPI(
         title="Marquee", version="1.0.0",
         description="Conversational recommendations over a catalog. Send your site key in the "
@@ -483,9 +476,9 @@ def serve(settings: Settings) -> None:
         app = create_app(Marquee.open(settings, progress=True), settings)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
         return
-    if settings.chroma_host is None or settings.resolved_database_url.startswith("sqlite"):
-        log.warning("%d workers share an embedded Chroma or a SQLite file: use a Chroma server and "
-                    "PostgreSQL for several workers (see README)", settings.workers)
+    problem = settings.shared_services_problem()
+    if problem:
+        raise ConfigError(problem)
     from marquee.service import load_deps
 
     load_deps(settings, progress=True)  # build the index once, before the workers open it

@@ -78,3 +78,64 @@ def marquee(demo_deps, demo_workspace, tmp_path):
 
     settings = Settings(workspace=demo_workspace, database_url=f"sqlite:///{tmp_path / 'marquee.db'}")
     return Marquee(settings, demo_deps)
+
+
+# --- PostgreSQL and Redis: throw-away servers from the machine's binaries ----------------------
+# Started once per session (about 2 s each). Outside CI a machine without the binaries skips
+# those tests with the reason; in CI (CI=true) it fails them: no silent skip.
+
+
+def _unavailable(what: str, exc: Exception):
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{what} could not start in CI: {exc}", pytrace=False)
+    pytest.skip(f"{what} not available here: {exc}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    from evals.services import ServiceUnavailable, start_postgres
+
+    try:
+        server = start_postgres()
+    except ServiceUnavailable as exc:
+        _unavailable("PostgreSQL", exc)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty PostgreSQL database for this test."""
+    return postgres_server.create_database()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    from evals.services import ServiceUnavailable, start_redis
+
+    try:
+        server = start_redis()
+    except ServiceUnavailable as exc:
+        _unavailable("redis-server", exc)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """A fresh database of each kind: the test runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'marquee.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def marquee_on_each_database(demo_deps, demo_workspace, database_url):
+    """``marquee`` on a fresh SQLite file, then on a fresh PostgreSQL database."""
+    from marquee.service import Marquee
+    from marquee.settings import Settings
+
+    settings = Settings(workspace=demo_workspace, database_url=database_url)
+    instance = Marquee(settings, demo_deps)
+    yield instance
+    instance.engine.dispose()
