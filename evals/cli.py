@@ -297,3 +297,13 @@ def _register_load() -> None:
 
 
 _register_load()
+
+
+def _register_scale() -> None:
+    """``marquee bench scale`` (evals/scale.py)."""
+    from evals.scale import bench_scale
+
+    bench_app.command("scale")(bench_scale)
+
+
+_register_scale()

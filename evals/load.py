@@ -1,9 +1,12 @@
 """The load benchmark: N simulated users chatting at once with a real Marquee server over HTTP.
 
-``run_load_test`` starts the server (uvicorn, the real app) on a free loopback port with a fresh
-database, lets ``users`` simulated users each open a conversation and send ``turns`` messages
-back to back (half of them through the streaming endpoint, as the widget does), then stops the
-server and checks in the database that every message sent is stored exactly once, in order.
+``run_load_test`` starts the server (uvicorn, the real app, ``workers`` processes) on a free
+loopback port with a fresh SQLite database or the given one (PostgreSQL for several workers,
+with ``MARQUEE_CHROMA_HOST`` naming a Chroma server), lets ``users`` simulated users each open a
+conversation (or all share one: ``one_conversation``) and send ``turns`` messages back to back
+(half of them through the streaming endpoint, as the widget does), then stops the server and
+checks in the database that every message sent is stored exactly once, in order, at the turn
+number its reply gave.
 
 Rate limits are switched off for the run: every simulated user comes from 127.0.0.1, and what is
 measured is the service, not the limiter.
@@ -80,6 +83,10 @@ class LoadReport(BaseModel):
     wall_s: float
     startup_s: float
     error_codes: dict[str, int] = Field(default_factory=dict)
+    misnumbered: int = Field(0, description="Replies whose turn number is not where the database stored that message.")
+    workers: int = 1
+    database: str = "sqlite"
+    one_conversation: bool = False
 
 
 class _Run:
@@ -87,6 +94,8 @@ class _Run:
 
     def __init__(self) -> None:
         self.sent: dict[str, list[str]] = {}
+        self.numbered: list[tuple[str, str, int]] = []  # (conversation, text, turn number of its reply)
+        self.user_turns: dict[int, list[int]] = {}
         self.latencies_ms: list[float] = []
         self.errors: Counter[str] = Counter()
 
@@ -110,7 +119,7 @@ def _server_env(workspace: Path | None, catalog: Path | None, database_url: str)
         "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
         "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False",
     })
-    for name in ("LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL", "CHROMA_HOST", "CHROMA_PORT", "TEXT_MODEL"):
+    for name in ("LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL", "CHROMA_HOST", "CHROMA_PORT", "TEXT_MODEL", "REDIS_URL"):
         if f"MARQUEE_{name}" in os.environ:
             env[f"MARQUEE_{name}"] = os.environ[f"MARQUEE_{name}"]
     if workspace is not None:
@@ -124,10 +133,11 @@ def _server_env(workspace: Path | None, catalog: Path | None, database_url: str)
     return env
 
 
-def start_server(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    """The real app under uvicorn in its own process (the client must not share its GIL)."""
+def start_server(port: int, env: dict[str, str], log_path: Path, *, workers: int = 1) -> subprocess.Popen:
+    """The real app under uvicorn in its own process(es) (the client must not share their GIL)."""
     command = [sys.executable, "-m", "uvicorn", "marquee.web:create_app_from_env", "--factory",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+               "--workers", str(workers)]
     with open(log_path, "wb") as log_file:
         return subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=log_file, stderr=subprocess.STDOUT)
 
@@ -163,20 +173,24 @@ def _tail(path: Path, chars: int = 2000) -> str:
         return "(no server log)"
 
 
-async def _send(client: httpx.AsyncClient, conversation_id: str, text: str, stream: bool) -> str | None:
-    """One turn; None when it succeeded, else the error code."""
+async def _send(client: httpx.AsyncClient, conversation_id: str, text: str, stream: bool) -> tuple[str | None, int]:
+    """One turn: (None, its turn number) when it succeeded, else (the error code, -1)."""
     path = f"/api/v1/conversations/{conversation_id}/messages"
     if not stream:
         response = await client.post(path, json={"text": text})
-        return None if response.status_code == 200 else _code(response)
+        return (None, response.json()["turn"]) if response.status_code == 200 else (_code(response), -1)
     async with client.stream("POST", f"{path}/stream", json={"text": text}) as response:
         if response.status_code != 200:
             await response.aread()
-            return _code(response)
-        events = [line[7:].strip() async for line in response.aiter_lines() if line.startswith("event: ")]
+            return _code(response), -1
+        lines = [line async for line in response.aiter_lines()]
+    events = [line[7:].strip() for line in lines if line.startswith("event: ")]
     if "error" in events:
-        return "stream_error"
-    return None if events and events[-1] == "done" else "stream_incomplete"
+        return "stream_error", -1
+    if not events or events[-1] != "done":
+        return "stream_incomplete", -1
+    done = json.loads(next(line[6:] for line in reversed(lines) if line.startswith("data: ")))
+    return None, done["turn"]
 
 
 def _code(response: httpx.Response) -> str:
@@ -186,36 +200,48 @@ def _code(response: httpx.Response) -> str:
         return f"http_{response.status_code}"
 
 
-async def _user(client: httpx.AsyncClient, index: int, turns: int, run: _Run) -> None:
+async def _open_conversation(client: httpx.AsyncClient, run: _Run) -> str | None:
     try:
         response = await client.post("/api/v1/conversations", json={})
     except httpx.HTTPError as exc:
         run.fail(type(exc).__name__)
-        return
+        return None
     if response.status_code != 201:
         run.fail(_code(response))
+        return None
+    return response.json()["conversation_id"]
+
+
+async def _user(client: httpx.AsyncClient, index: int, turns: int, run: _Run, shared: str | None = None) -> None:
+    conversation_id = shared or await _open_conversation(client, run)
+    if conversation_id is None:
         return
-    conversation_id = response.json()["conversation_id"]
-    run.sent[conversation_id] = []
+    sent = run.sent.setdefault(conversation_id, [])
+    mine = run.user_turns.setdefault(index, [])
     for turn in range(turns):
         text = UTTERANCES[(index + turn) % len(UTTERANCES)]
-        run.sent[conversation_id].append(text)
+        sent.append(text)
         started = time.perf_counter()
         try:
-            failure = await _send(client, conversation_id, text, stream=index % 2 == 1)
+            failure, number = await _send(client, conversation_id, text, stream=index % 2 == 1)
         except httpx.HTTPError as exc:
-            failure = type(exc).__name__
+            failure, number = type(exc).__name__, -1
         if failure:
             run.fail(failure)
         else:
             run.latencies_ms.append((time.perf_counter() - started) * 1000)
+            run.numbered.append((conversation_id, text, number))
+            mine.append(number)
 
 
-async def _simulate(url: str, users: int, turns: int, timeout_s: float, run: _Run) -> None:
+async def _simulate(url: str, users: int, turns: int, timeout_s: float, run: _Run, one_conversation: bool) -> None:
     limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
     async with httpx.AsyncClient(base_url=url, headers={"X-Marquee-Key": SITE_KEY}, limits=limits,
                                  timeout=httpx.Timeout(REQUEST_TIMEOUT_S, connect=30.0)) as client:
-        tasks = [asyncio.create_task(_user(client, i, turns, run)) for i in range(users)]
+        shared = await _open_conversation(client, run) if one_conversation else None
+        if one_conversation and shared is None:
+            return
+        tasks = [asyncio.create_task(_user(client, i, turns, run, shared)) for i in range(users)]
         done, pending = await asyncio.wait(tasks, timeout=timeout_s)
         for task in pending:
             task.cancel()
@@ -223,53 +249,89 @@ async def _simulate(url: str, users: int, turns: int, timeout_s: float, run: _Ru
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-def verify_stored(database_url: str, sent: dict[str, list[str]]) -> tuple[int, int, int, int]:
-    """(stored, lost, duplicated, out_of_order) for the run's conversations, read from the database."""
+def stored_turns(database_url: str, conversation_ids: list[str]) -> dict[str, list[tuple[int, str]]]:
+    """Each conversation's stored (position, utterance) pairs, in position order."""
     engine = db.make_engine(database_url)
-    stored = lost = duplicated = out_of_order = 0
     try:
         with Session(engine) as session:
-            for conversation_id, texts in sent.items():
-                rows = session.exec(select(db.Turn.utterance).where(db.Turn.conversation_id == conversation_id)
-                                    .order_by(db.Turn.position)).all()
-                stored += len(rows)
-                lost += sum((Counter(texts) - Counter(rows)).values())
-                duplicated += sum((Counter(rows) - Counter(texts)).values())
-                out_of_order += int(Counter(rows) == Counter(texts) and list(rows) != texts)
+            return {cid: [tuple(row) for row in session.exec(
+                select(db.Turn.position, db.Turn.utterance).where(db.Turn.conversation_id == cid)
+                .order_by(db.Turn.position)).all()] for cid in conversation_ids}
     finally:
         engine.dispose()
+
+
+def verify_stored(database_url: str, sent: dict[str, list[str]], *,
+                  stored_rows: dict[str, list[tuple[int, str]]] | None = None) -> tuple[int, int, int, int]:
+    """(stored, lost, duplicated, out_of_order) for the run's conversations, read from the database.
+
+    Order is checked per conversation against the order sent; a conversation shared by several
+    clients has no one order sent (:func:`misnumbered` checks each client's order instead).
+    """
+    rows_by_id = stored_rows if stored_rows is not None else stored_turns(database_url, list(sent))
+    stored = lost = duplicated = out_of_order = 0
+    for conversation_id, texts in sent.items():
+        rows = [text for _, text in rows_by_id.get(conversation_id, [])]
+        stored += len(rows)
+        lost += sum((Counter(texts) - Counter(rows)).values())
+        duplicated += sum((Counter(rows) - Counter(texts)).values())
+        out_of_order += int(Counter(rows) == Counter(texts) and list(rows) != texts)
     return stored, lost, duplicated, out_of_order
 
 
+def misnumbered(numbered: list[tuple[str, str, int]], stored_rows: dict[str, list[tuple[int, str]]]) -> int:
+    """Replies whose turn number does not hold the message they answered in the database."""
+    at = {(cid, position): text for cid, rows in stored_rows.items() for position, text in rows}
+    return sum(at.get((cid, number)) != text for cid, text, number in numbered)
+
+
 def run_load_test(users: int, turns: int, *, workspace: Path | None = None, catalog: Path | None = None,
-                  timeout_s: float = 900.0, startup_timeout_s: float = 600.0) -> dict[str, Any]:
+                  timeout_s: float = 900.0, startup_timeout_s: float = 600.0, workers: int = 1,
+                  database_url: str | None = None, one_conversation: bool = False) -> dict[str, Any]:
     """Run the benchmark and return its JSON report (see :class:`LoadReport`).
 
     ``timeout_s`` bounds the simulation (unfinished users count as errors); the server's start
     (loading the models, building the index on a fresh workspace) is bounded by ``startup_timeout_s``.
+    ``database_url``: the server's database (default: a new SQLite file); ``workers`` > 1 needs
+    PostgreSQL there and a Chroma server in ``MARQUEE_CHROMA_HOST`` (the server refuses otherwise).
     """
     if not 1 <= users <= MAX_USERS:
         raise BadInput(f"--users must be between 1 and {MAX_USERS}")
     if not 1 <= turns <= MAX_TURNS:
         raise BadInput(f"--turns must be between 1 and {MAX_TURNS}")
+    if not 1 <= workers <= 64:
+        raise BadInput("--workers must be between 1 and 64")
+    if workers > 1 and (database_url is None or database_url.startswith("sqlite")):
+        raise BadInput(f"--workers {workers} needs --database-url postgresql+psycopg://... (SQLite serves one "
+                       "process) and MARQUEE_CHROMA_HOST naming a Chroma server")
     with tempfile.TemporaryDirectory(prefix="marquee-load-") as tmp:
-        database_url = f"sqlite:///{Path(tmp) / 'load.db'}"
+        database_url = database_url or f"sqlite:///{Path(tmp) / 'load.db'}"
         port, log_path = free_port(), Path(tmp) / "server.log"
         url = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
-        process = start_server(port, _server_env(workspace, catalog, database_url), log_path)
+        db.make_engine(database_url).dispose()  # migrate once here, before the workers start
+        env = _server_env(workspace, catalog, database_url)
+        env["MARQUEE_WORKERS"] = str(workers)
+        process = start_server(port, env, log_path, workers=workers)
         run = _Run()
         try:
             wait_until_healthy(process, url, log_path, startup_timeout_s)
             startup_s = time.perf_counter() - started
             log.info("server up in %.1f s; %d users x %d turns", startup_s, users, turns)
             began = time.perf_counter()
-            asyncio.run(_simulate(url, users, turns, timeout_s, run))
+            asyncio.run(_simulate(url, users, turns, timeout_s, run, one_conversation))
             wall_s = time.perf_counter() - began
         finally:
             stop_server(process)
-        stored, lost, duplicated, out_of_order = verify_stored(database_url, run.sent)
-    return _report(users, turns, run, stored, lost, duplicated, out_of_order, wall_s, startup_s).model_dump()
+        rows = stored_turns(database_url, list(run.sent))
+        stored, lost, duplicated, out_of_order = verify_stored(database_url, run.sent, stored_rows=rows)
+        if one_conversation:  # no one order sent: each client's replies must come in increasing turns
+            out_of_order = sum(numbers != sorted(set(numbers)) for numbers in run.user_turns.values())
+    report = _report(users, turns, run, stored, lost, duplicated, out_of_order, wall_s, startup_s)
+    report.misnumbered = misnumbered(run.numbered, rows)
+    report.workers, report.one_conversation = workers, one_conversation
+    report.database = database_url.split(":", 1)[0].split("+", 1)[0]
+    return report.model_dump()
 
 
 def _report(users: int, turns: int, run: _Run, stored: int, lost: int, duplicated: int, out_of_order: int,
@@ -288,11 +350,15 @@ def _report(users: int, turns: int, run: _Run, stored: int, lost: int, duplicate
 
 def format_table(report: dict[str, Any]) -> str:
     """The report as a few aligned lines for a person."""
-    verdict = "OK" if report["errors"] == 0 and report["lost"] == 0 and report["duplicated"] == 0 else "PROBLEMS"
+    verdict = "OK" if not (report["errors"] or report["lost"] or report["duplicated"] or report["out_of_order"]
+                           or report.get("misnumbered")) else "PROBLEMS"
     rows = [
         ("users x turns", f"{report['users']} x {report['turns_per_user']}"),
         ("turns sent / stored", f"{report['turns_sent']} / {report['turns_stored']}"),
         ("lost / duplicated / out of order", f"{report['lost']} / {report['duplicated']} / {report['out_of_order']}"),
+        ("replies with a wrong turn number", f"{report.get('misnumbered', 0)}"),
+        ("workers, database", f"{report.get('workers', 1)}, {report.get('database', 'sqlite')}"
+                              + (", one shared conversation" if report.get("one_conversation") else "")),
         ("errors", f"{report['errors']} {report['error_codes'] or ''}".strip()),
         ("turn latency p50 / p95 / max", f"{report['p50_ms']:.0f} / {report['p95_ms']:.0f} / {report['max_ms']:.0f} ms"),
         ("throughput", f"{report['turns_per_s']:.2f} turns/s over {report['wall_s']:.1f} s"),
@@ -310,20 +376,27 @@ def bench_load(
     workspace: Optional[Path] = typer.Option(None, help="Workspace folder (default: $MARQUEE_WORKSPACE or ./workspace)."),
     catalog: Optional[Path] = typer.Option(None, help="Catalog folder (default: the demo catalog)."),
     timeout_s: float = typer.Option(900.0, "--timeout", help="Seconds the simulation may take."),
+    workers: int = typer.Option(1, help="Server worker processes (more than 1: --database-url PostgreSQL and "
+                                "MARQUEE_CHROMA_HOST)."),
+    database_url: Optional[str] = typer.Option(None, help="The server's database (default: a new SQLite file)."),
+    one_conversation: bool = typer.Option(False, "--one-conversation",
+                                          help="Every user writes to the same conversation."),
 ) -> None:
     """N users chat at once with a real server on loopback: latency, throughput, errors, lost turns.
 
-    Exit code 1 when a request failed or a turn was lost or duplicated; 2 on bad options.
+    Exit code 1 when a request failed or a turn was lost, duplicated, out of order or misnumbered;
+    2 on bad options.
     """
     import json as json_lib
 
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        report = run_load_test(users, turns, workspace=workspace, catalog=catalog, timeout_s=timeout_s)
+        report = run_load_test(users, turns, workspace=workspace, catalog=catalog, timeout_s=timeout_s,
+                               workers=workers, database_url=database_url, one_conversation=one_conversation)
     except MarqueeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
     typer.echo(json_lib.dumps(report) if json else format_table(report))
-    if report["errors"] or report["lost"] or report["duplicated"]:
+    if report["errors"] or report["lost"] or report["duplicated"] or report["out_of_order"] or report["misnumbered"]:
         raise typer.Exit(1)

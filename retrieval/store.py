@@ -23,19 +23,30 @@ The store also keeps every vector and the filter metadata in memory (loaded once
   for catalogs too big for memory. On the 9.7k demo catalog on a busy 2-core machine: ~4 ms
   unfiltered, but 80-100 ms with a year/genre filter.
 - :meth:`ItemStore.nearest` scores every item in memory (exact, ~1.5 ms with any filter).
-  Interactive search uses this one.
+  Interactive search uses this one. From ``ANN_MIN_ITEMS`` items on (200k), exact scoring
+  costs too much per query and it asks an inverted-file index instead (``retrieval/ann.py``,
+  same filters; recall@50 measured by ``marquee bench scale``).
+
+**Start-up at scale.** Reading every vector back from Chroma takes minutes at a million items
+(and a Chroma server sends them as JSON), so the in-memory copy and the index are also kept as
+files in ``<workspace>/index/`` named after the collection's manifest: a start finds them, a
+rebuilt collection has another manifest and gets new files.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
 from marquee.errors import BadInput, ConfigError, NotFound
+from retrieval import ann
 from retrieval.catalog import Catalog, Item
 from retrieval.encoder import TextEncoder, item_text
 
@@ -228,6 +239,8 @@ class ItemStore:
         self._row: dict[str, int] = {}
         self._matrix = np.zeros((0, 0), dtype=np.float32)
         self._columns: dict[str, np.ndarray] = {}
+        self._ann = None  # retrieval.ann.IvfIndex from ANN_MIN_ITEMS items on
+        self.cache_dir: Path | None = None  # where the vector copy and the index are kept (open_item_store)
         self.rebuilt = False  # set by open_item_store: whether this open built the index
 
     # ---- manifest
@@ -350,6 +363,7 @@ class ItemStore:
         self._collection = self.client.get_collection(self.collection_name, embedding_function=None)
         matrix = np.concatenate(kept_vectors) if kept_vectors else np.zeros((0, dim), np.float32)
         self._set_vectors(kept_ids, matrix, kept_meta)
+        self._save_cached()
 
     # ---- open
 
@@ -364,6 +378,8 @@ class ItemStore:
         if collection is None:
             raise NotFound(f"no collection {self.collection_name}: build the index first")
         self._collection = collection
+        if catalog is not None and self._load_cached(catalog):
+            return
         include = ["embeddings"] if catalog is not None else ["embeddings", "metadatas"]
         ids: list[str] = []
         chunks: list[np.ndarray] = []
@@ -384,12 +400,93 @@ class ItemStore:
         dim = int((self.manifest or {}).get("dim") or (chunks[0].shape[1] if chunks else 0))
         matrix = np.concatenate(chunks) if chunks else np.zeros((0, dim), np.float32)
         self._set_vectors(ids, matrix, metadatas)
+        self._save_cached()
 
-    def _set_vectors(self, ids: list[str], matrix: np.ndarray, metadatas: list[dict[str, Any]]) -> None:
+    def _set_vectors(self, ids: list[str], matrix: np.ndarray, metadatas: list[dict[str, Any]] | None,
+                     columns: dict[str, np.ndarray] | None = None, index: "ann.IvfIndex | None" = None) -> None:
         self._ids = list(ids)
         self._row = {item_id: row for row, item_id in enumerate(self._ids)}
         self._matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-        self._columns = _metadata_columns(metadatas)
+        self._columns = columns if columns is not None else _metadata_columns(metadatas or [])
+        self._ann = index
+        if index is None and len(self._ids) >= ann.ANN_MIN_ITEMS:
+            self._ann = self._cached_index()
+
+    @classmethod
+    def from_arrays(cls, ids: list[str], matrix: np.ndarray, columns: dict[str, np.ndarray], *,
+                    index: "ann.IvfIndex | None" = None, modality: str = "text") -> "ItemStore":
+        """A store over vectors and filter columns already in memory, without Chroma (benchmarks)."""
+        store = cls(None, modality)  # type: ignore[arg-type]  - query() and the manifest need a client
+        store._set_vectors(ids, matrix, None, columns=columns, index=index)
+        return store
+
+    @property
+    def approximate(self) -> bool:
+        """Whether :meth:`nearest` asks the approximate index (a catalog of ANN_MIN_ITEMS or more)."""
+        return self._ann is not None
+
+    # ---- files beside the collection: the in-memory copy and the approximate index
+
+    def _cache_stem(self) -> Path | None:
+        manifest = self.manifest if self.cache_dir is not None else None
+        if not manifest:
+            return None
+        key = hashlib.sha256(json.dumps(manifest, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return self.cache_dir / f"{self.collection_name}-{key}"
+
+    def _load_cached(self, catalog: Catalog) -> bool:
+        """Read the in-memory copy from its files when they match the live collection."""
+        stem = self._cache_stem()
+        if stem is None or not stem.with_suffix(".npy").exists():
+            return False
+        try:
+            text = stem.with_suffix(".ids").read_text()
+            ids = text.split("\n") if text else []
+            matrix = np.load(stem.with_suffix(".npy"))
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring the vector copy %s: %s", stem, exc)
+            return False
+        if len(ids) != matrix.shape[0]:
+            return False
+        genres = list(catalog.genres)
+        self._set_vectors(ids, matrix, [item_metadata(catalog.items[i], genres) if i in catalog else {} for i in ids])
+        log.info("read %d vectors of %s from %s", len(ids), self.collection_name, stem.parent)
+        return True
+
+    def _save_cached(self) -> None:
+        stem = self._cache_stem()
+        if stem is None:
+            return
+        try:
+            stem.parent.mkdir(parents=True, exist_ok=True)
+            for old in stem.parent.glob(f"{self.collection_name}-*"):
+                if not old.name.startswith(stem.name):
+                    old.unlink(missing_ok=True)
+            partial = stem.with_name(f"{stem.name}.{os.getpid()}.partial")  # workers may start at once
+            partial.write_text("\n".join(self._ids))
+            partial.replace(stem.with_suffix(".ids"))
+            with open(partial, "wb") as out:
+                np.save(out, self._matrix)
+            partial.replace(stem.with_suffix(".npy"))  # last: its presence means both files are whole
+            if self._ann is not None and not stem.with_suffix(".ivf").exists():
+                self._ann.save(stem.with_suffix(".ivf"))
+        except OSError as exc:  # a read-only workspace: the next start reads from Chroma again
+            log.warning("could not keep the vector copy in %s: %s", stem.parent, exc)
+
+    def _cached_index(self) -> "ann.IvfIndex":
+        stem = self._cache_stem()
+        if stem is not None and stem.with_suffix(".ivf").exists():
+            index = ann.IvfIndex.load(stem.with_suffix(".ivf"))
+            if index.size == len(self._ids):
+                return index
+        log.info("building the approximate index of %s (%d items)", self.collection_name, len(self._ids))
+        index = ann.IvfIndex.build(self._matrix)
+        if stem is not None:
+            try:
+                index.save(stem.with_suffix(".ivf"))
+            except OSError as exc:
+                log.warning("could not keep the approximate index in %s: %s", stem.parent, exc)
+        return index
 
     @property
     def collection(self) -> "Collection":
@@ -463,8 +560,10 @@ class ItemStore:
         """
         if k < 1:
             raise BadInput(f"k must be at least 1, got {k}")
-        scores = self.similarities(vector)
         mask = self.filter_mask(where)
+        if self._ann is not None:
+            return self._nearest_approx(self._check_vector(vector), k, mask, where is None)
+        scores = self.similarities(vector)
         rows = np.flatnonzero(mask)
         if rows.size == 0:
             return []
@@ -472,6 +571,30 @@ class ItemStore:
         picked = rows[np.argpartition(-scores[rows], k - 1)[:k]]
         picked = picked[np.argsort(-scores[picked], kind="stable")]
         return [(self._ids[r], float(scores[r])) for r in picked]
+
+    def nearest_exact(self, vector: np.ndarray, k: int, where: Where | None = None) -> list[tuple[str, float]]:
+        """:meth:`nearest` scoring every passing item, whatever the catalog's size (the reference)."""
+        return self._exact(self._check_vector(vector), k, self.filter_mask(where))
+
+    def _exact(self, vector: np.ndarray, k: int, mask: np.ndarray) -> list[tuple[str, float]]:
+        rows = np.flatnonzero(mask)
+        if rows.size == 0:
+            return []
+        scores = _dot_rows(self._matrix[rows] if rows.size < len(mask) else self._matrix, vector)
+        k = min(k, rows.size)
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(self._ids[rows[b]], float(scores[b])) for b in best]
+
+    def _nearest_approx(self, vector: np.ndarray, k: int, mask: np.ndarray, unfiltered: bool) -> list[tuple[str, float]]:
+        """The index's answer; exact over the passing rows when few pass or the index finds too few."""
+        passing = int(mask.sum())
+        if passing <= ann.EXACT_MAX_ROWS:
+            return self._exact(vector, k, mask)
+        rows, scores = self._ann.search(vector, k, None if unfiltered else mask)
+        if len(rows) < min(k, passing):
+            return self._exact(vector, k, mask)
+        return [(self._ids[r], float(s)) for r, s in zip(rows, scores)]
 
     def vectors(self, ids: list[str]) -> np.ndarray:
         """Stored vectors of ``ids`` (rows in the same order); unknown ids raise :class:`NotFound`."""
@@ -510,6 +633,7 @@ def open_item_store(
     ``store.rebuilt`` tells whether this call built the index.
     """
     store = ItemStore(client or make_chroma_client(settings), modality)
+    store.cache_dir = Path(settings.workspace) / "index"
     if store.is_current(catalog, encoder):
         store.load(catalog)
         store.rebuilt = False

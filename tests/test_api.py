@@ -27,6 +27,12 @@ API = "/api/v1"
 
 
 @pytest.fixture
+def marquee(marquee_on_each_database):
+    """Every API test runs on SQLite and on PostgreSQL."""
+    return marquee_on_each_database
+
+
+@pytest.fixture
 def serve(marquee) -> Iterator[Callable[..., httpx.Client]]:
     """``serve(**settings)`` starts the app on a free loopback port and returns a client for it."""
     with ExitStack() as stack:
