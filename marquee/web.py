@@ -457,8 +457,12 @@ def mount_ui(app: FastAPI, marquee: Marquee, settings: Settings) -> None:
 
 def create_app_from_env() -> FastAPI:
     """The factory uvicorn workers call (``uvicorn --factory marquee.web:create_app_from_env``)."""
+    from retrieval.encoder import one_thread_per_request
+
     settings = Settings()
-    return create_app(Marquee.open(settings, progress=False), settings)
+    marquee = Marquee.open(settings, progress=False)
+    one_thread_per_request()
+    return create_app(marquee, settings)
 
 
 def export_settings(settings: Settings) -> None:
@@ -473,7 +477,11 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     if settings.workers == 1:
-        app = create_app(Marquee.open(settings, progress=True), settings)
+        from retrieval.encoder import one_thread_per_request
+
+        marquee = Marquee.open(settings, progress=True)
+        one_thread_per_request()
+        app = create_app(marquee, settings)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
         return
     problem = settings.shared_services_problem()

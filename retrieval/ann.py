@@ -1,7 +1,8 @@
 """Approximate nearest neighbours for large catalogs: an inverted-file index (faiss IVF-Flat).
 
 Below ``ANN_MIN_ITEMS`` items the store scores every item (exact, a few ms). Above, scoring
-all of them costs too much per query (1M x 384 is ~100+ ms on one core), so the vectors are
+all of them costs too much per query (100k x 384 took 70 ms p50 / 123 ms p95 on the busy 2-core
+machine, ``marquee bench scale --items 100000``), so the vectors are
 also kept in ``nlist`` clusters and a query scores only the ``nprobe`` clusters nearest to it:
 
 - **Filters** travel as a bitmap of the rows that pass; only those rows are scored.
@@ -24,7 +25,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-ANN_MIN_ITEMS = 200_000
+ANN_MIN_ITEMS = 100_000
 EXACT_MAX_ROWS = 50_000
 DEFAULT_NPROBE = 24
 TRAIN_SAMPLE = 100_000

@@ -35,6 +35,7 @@ MAX_TAGS = 12
 MAX_STARS = 5
 MAX_DESCRIPTION_CHARS = 700
 SMALL_BATCH = 8  # up to this many texts are encoded on one torch thread (see encode)
+RECENT_QUERIES = 1024  # single query texts whose vectors are kept
 
 
 @runtime_checkable
@@ -87,6 +88,7 @@ class SentenceTransformerEncoder:
         )
         self.dim = int(get_dim())
         self._threads_lock = threading.Lock()
+        self._recent: dict[str, np.ndarray] = {}  # single query texts -> vectors, cleared when full
 
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         """Embed ``texts`` in batches; ``progress`` shows a tqdm bar (for catalog builds).
@@ -97,17 +99,28 @@ class SentenceTransformerEncoder:
         """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) == 1 and texts[0] in self._recent:  # the same query again (search and rank ask twice)
+            return self._recent[texts[0]][None, :].copy()
         if len(texts) > SMALL_BATCH:
             return self._encode(texts, progress)
         import torch
 
+        if torch.get_num_threads() == 1:  # a serving process (one_thread_per_request): no lock needed
+            return self._remember(texts, self._encode(texts, progress))
         with self._threads_lock:
             threads = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
-                return self._encode(texts, progress)
+                return self._remember(texts, self._encode(texts, progress))
             finally:
                 torch.set_num_threads(threads)
+
+    def _remember(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+        if len(texts) == 1:
+            if len(self._recent) >= RECENT_QUERIES:
+                self._recent.clear()
+            self._recent[texts[0]] = vectors[0].copy()
+        return vectors
 
     def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         vectors = self._model.encode(
@@ -152,6 +165,15 @@ class HashingEncoder:
                 weight = 2.0 if feature.startswith("w:") else 1.0
                 out[row, code % self.dim] += weight if (code >> 31) & 1 else -weight
         return _unit_rows(out)
+
+
+def one_thread_per_request() -> None:
+    """Serving: torch computes each request on one thread, so concurrent requests encode in
+    parallel instead of queueing on the lock that switches torch's (process-wide) thread count.
+    Call once the catalog is embedded (a large build wants every thread)."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @lru_cache(maxsize=4)

@@ -23,7 +23,7 @@ The store also keeps every vector and the filter metadata in memory (loaded once
   for catalogs too big for memory. On the 9.7k demo catalog on a busy 2-core machine: ~4 ms
   unfiltered, but 80-100 ms with a year/genre filter.
 - :meth:`ItemStore.nearest` scores every item in memory (exact, ~1.5 ms with any filter).
-  Interactive search uses this one. From ``ANN_MIN_ITEMS`` items on (200k), exact scoring
+  Interactive search uses this one. From ``ANN_MIN_ITEMS`` items on (100k), exact scoring
   costs too much per query and it asks an inverted-file index instead (``retrieval/ann.py``,
   same filters; recall@50 measured by ``marquee bench scale``).
 

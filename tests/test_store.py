@@ -123,6 +123,28 @@ def test_second_open_reuses_the_index(settings, catalog, encoder):
     assert second.manifest["built_at"] == built_at
     assert second.manifest["encoder"] == encoder.name and second.manifest["dim"] == 64
     assert np.allclose(second.vectors(catalog.ids), first.vectors(catalog.ids))
+
+
+def test_a_start_reads_the_vectors_from_files_not_back_from_chroma(settings, catalog, encoder, monkeypatch):
+    first = open_item_store(settings, catalog, encoder, progress=False)
+    kept = sorted(p.suffix for p in (settings.workspace / "index").iterdir())
+    assert kept == [".ids", ".npy"]
+
+    def no_reads(*_args, **_kwargs):
+        raise AssertionError("read every vector back from Chroma")
+
+    from chromadb.api.models.Collection import Collection
+
+    monkeypatch.setattr(Collection, "get", no_reads)
+    second = open_item_store(settings, catalog, encoder, progress=False)
+    assert second.ids == first.ids and np.allclose(second.vectors(catalog.ids), first.vectors(catalog.ids))
+    assert second.nearest(first.vectors(["2"])[0], 2, chroma_where(genres_include=["Romance"]))[0][0] == "2"
+    monkeypatch.undo()
+
+    changed = Catalog([*make_items()[:-1], Item(id="9", title="Brazil", year=1985, genres=["Sci-Fi"])])
+    third = open_item_store(settings, changed, encoder, progress=False)  # a rebuild: new files, old ones gone
+    assert third.rebuilt and "9" in third and "8" not in third
+    assert len(list((settings.workspace / "index").glob("*.npy"))) == 1
     assert second.nearest(first.vectors(["3"])[0], k=1)[0][0] == "3"
 
 
