@@ -99,8 +99,9 @@ class SentenceTransformerEncoder:
         """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if len(texts) == 1 and texts[0] in self._recent:  # the same query again (search and rank ask twice)
-            return self._recent[texts[0]][None, :].copy()
+        recent = self._recent.get(texts[0]) if len(texts) == 1 else None
+        if recent is not None:  # the same query again (search and rank ask for it twice a turn)
+            return recent[None, :].copy()
         if len(texts) > SMALL_BATCH:
             return self._encode(texts, progress)
         import torch
