@@ -23,9 +23,12 @@ title, year, genres, people, runtime, age rating, up to 8 most frequent tags low
 n_ratings and mean_rating from the ratings), ``ratings.csv`` (user_id,item_id,rating,timestamp
 of ml-latest-small), ``LICENSE-movielens.txt`` (the usage license and citation sections of
 ml-latest-small's README), ``LICENSE-redial.txt`` (the MIT license of the ReDial KB's repo),
-``README.md`` (contents, command, join statistics measured by this run, licenses).
+``README.md`` (contents, command, join statistics measured by this run, licenses),
+``story.npz`` (story vectors: each plot embedded with the bundled MiniLM, see
+:func:`write_story_vectors`; numbers, not prose).
 
-FACTS ONLY: no plot, description, poster or poster URL is written. Unknown facts stay null or
+FACTS ONLY: no plot, description, poster or poster URL is written (plots are read to compute
+the story vectors and are not kept). Unknown facts stay null or
 empty; an item without people or runtime is kept.
 """
 
@@ -42,6 +45,8 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from marquee.errors import CatalogError
 from retrieval.catalog import Item, normalize_title
@@ -99,6 +104,7 @@ class JoinStats:
     with_tags: int = 0
     with_ratings: int = 0
     names_respelled: int = 0
+    with_story: int = 0
     skipped: list[str] = field(default_factory=list)
 
     @property
@@ -266,6 +272,39 @@ def build_items(shared: Path, stats: JoinStats) -> list[Item]:
     return enriched
 
 
+def read_plots(shared: Path) -> dict[str, str]:
+    """The ReDial KB's plot texts by IMDb id. Read only to be embedded; never written anywhere
+    (DESIGN: vectors computed from them may ship, the prose may not)."""
+    plots: dict[str, str] = {}
+    for info in read_redial_json(shared / REDIAL_KB).values():
+        if not isinstance(info, dict):
+            continue
+        imdb = normalize_imdb_id(info.get("imdb_id"))
+        text = " ".join(str(info.get("plot") or "").split())
+        if imdb and len(text) >= 20 and len(text) > len(plots.get(imdb, "")):
+            plots[imdb] = text
+    return plots
+
+
+def write_story_vectors(shared: Path, items: list[Item], path: Path) -> int:
+    """Embed each item's plot with the bundled text model and write ``ids``/``vectors`` (float16,
+    unit rows) to ``path``: the catalog's *story* modality. Returns how many items have one.
+
+    The vectors are the same space as the text encoder's queries, so "a lonely robot" can be
+    compared with what each film is about, and two films with their stories."""
+    from marquee.settings import Settings
+    from retrieval.encoder import load_text_encoder
+
+    plots = read_plots(shared)
+    imdb_ids = read_movielens_imdb_ids(shared / MOVIELENS_DIR)
+    pairs = [(item.id, plots[imdb]) for item in items if (imdb := imdb_ids.get(item.id)) in plots]
+    encoder = load_text_encoder(Settings())
+    vectors = encoder.encode([text for _, text in pairs])
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
+    np.savez_compressed(path, ids=np.array([i for i, _ in pairs]), vectors=vectors.astype(np.float16))
+    return len(pairs)
+
+
 def write_items(items: list[Item], path: Path) -> None:
     """One item per line; description and image are never written."""
     with path.open("w", encoding="utf-8") as handle:
@@ -384,6 +423,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, required=True, help="the shared data folder")
     parser.add_argument("--out", type=Path, required=True, help="where to write the catalog")
+    parser.add_argument("--story-only", action="store_true",
+                        help="only (re)write story.npz from the items.jsonl already in --out")
     return parser.parse_args(argv)
 
 
@@ -392,6 +433,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     shared, out = args.shared, args.out
     stats = JoinStats()
+    if args.story_only:
+        from retrieval.catalog import load_catalog
+
+        n = write_story_vectors(shared, list(load_catalog(out)), out / "story.npz")
+        print(f"{n} story vectors -> {out / 'story.npz'}")
+        return 0
     try:
         items = build_items(shared, stats)
         out.mkdir(parents=True, exist_ok=True)
@@ -405,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
             encoding="utf-8",
         )
         (out / "LICENSE-redial.txt").write_bytes((shared / REDIAL_LICENSE).read_bytes())
+        stats.with_story = write_story_vectors(shared, items, out / "story.npz")
     except (CatalogError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -187,6 +187,29 @@ def read_vector_files(settings: Settings, catalog: Catalog) -> dict[str, "Precom
     return loaded
 
 
+STORY_FILE = "story.npz"
+
+
+def _story_modality(settings: Settings, catalog: Catalog, text_encoder: "TextEncoder", *,
+                    configured: dict[str, "PrecomputedVectors"]):
+    """Where the catalog's story vectors come from: a configured ``story`` vector file (opened
+    with the other files), else the catalog folder's ``story.npz`` (the demo catalog ships one),
+    else the items' own descriptions through the text encoder; ``None`` when there is none."""
+    from retrieval.modalities import PrecomputedModality, StoryModality, load_precomputed
+
+    if "story" in configured:
+        return None
+    shipped = Path(settings.catalog) / STORY_FILE
+    if shipped.is_file():
+        try:
+            return PrecomputedModality(load_precomputed(shipped, known_ids=catalog.ids, dim=text_encoder.dim), "story")
+        except BadInput as exc:
+            log.warning("ignoring %s: %s", shipped, exc)
+    if any(item.description for item in catalog):
+        return StoryModality(text_encoder)
+    return None
+
+
 def image_roots(settings: Settings) -> list[Path]:
     """The folders images may be read from: the image folder and the catalog folder."""
     roots = [settings.image_folder, settings.catalog]
@@ -361,6 +384,13 @@ def open_modalities(
     if paths and settings.caption_model:
         _open_captions(settings, catalog, paths, roots, remote, text_encoder, client=client, progress=progress,
                        result=result)
+    story = _story_modality(settings, catalog, text_encoder, configured=vectors)
+    if story is not None:
+        store, rebuilt = _open_collection(client, catalog, "story", story.embed_items, encoder_name=story.name,
+                                          dim=story.dim, progress=progress, extra=lambda: {})
+        if store.ids:
+            result.stores["story"] = store
+        result.reports.append(_report(store, catalog, story.name, rebuilt))
     for name, loaded in vectors.items():
         modality = PrecomputedModality(loaded, modality=name)
         store, rebuilt = _open_collection(

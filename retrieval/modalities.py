@@ -103,6 +103,28 @@ class TextModality:
         return np.asarray(self.encoder.encode([item_text(i) for i in items]), dtype=np.float32)
 
 
+class StoryModality:
+    """The story collection of a catalog whose items bring descriptions: each description
+    embedded with the text encoder (items without one get no row). What a film is about, in the
+    space of the text encoder's queries. The demo catalog ships these vectors instead
+    (``data/demo/story.npz``, computed from plots that cannot ship as text)."""
+
+    modality = "story"
+
+    def __init__(self, encoder: "TextEncoder"):
+        self.encoder = encoder
+        self.name = f"story:{encoder.name}"
+        self.dim = encoder.dim
+
+    def embed_items(self, items: list[Item]) -> np.ndarray:
+        out = np.zeros((len(items), self.dim), dtype=np.float32)
+        rows = [n for n, item in enumerate(items) if item.description and item.description.strip()]
+        if rows:
+            texts = [" ".join(items[n].description.split())[:2000] for n in rows]
+            out[rows] = np.asarray(self.encoder.encode(texts), dtype=np.float32)
+        return out
+
+
 # --------------------------------------------------------------------------------- images
 
 

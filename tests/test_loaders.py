@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from marquee.errors import CatalogError
@@ -384,7 +385,11 @@ def test_build_script_joins_facts_and_writes_no_prose(shared: Path, tmp_path: Pa
     assert matrix.people == {"directors": ["Dan O'Bannon"], "stars": ["Keanu Reeves", "Peter O'Toole"]}
     assert (matrix.runtime, matrix.age_rating) == (136, "R")
     assert (doc.runtime, doc.people) == (None, {})  # its IMDb id disagrees: no facts taken
-    written = "".join(p.read_text(encoding="utf-8") for p in out.iterdir())
+    written = "".join(p.read_text(encoding="utf-8") for p in out.iterdir() if p.suffix != ".npz")
+    with np.load(out / "story.npz", allow_pickle=False) as story:  # plots ship as vectors only: numbers
+        assert story["vectors"].dtype == np.float16 and story["vectors"].shape[1] == 384
+        assert set(story["ids"].tolist()) <= {item.id for item in load_catalog(out)}
+        written += " ".join(story["ids"].tolist())
     for prose in (PLOT, "A description.", "Another description.", "http://p"):
         assert prose not in written
     readme = (out / "README.md").read_text(encoding="utf-8")
