@@ -121,11 +121,30 @@ def load_deps(settings: Settings, *, progress: bool = True) -> ToolDeps:
     modalities = open_modalities(settings, catalog, encoder, client=store.client, progress=progress)
     ratings = Path(settings.catalog) / "ratings.csv"
     cf = load_or_fit(ratings, settings.workspace / "cf") if ratings.exists() else None
+    similarity = build_similarity(catalog, ratings if ratings.exists() else None, modalities.stores.get("story"))
     deps = ToolDeps(catalog=catalog, store=store, encoder=encoder, keywords=KeywordIndex(catalog), cf=cf, settings=settings,
+                    similarity=similarity, mood_evidence=mood_evidence(catalog),
                     image_store=modalities.image_store, image_encoder=modalities.image_encoder,
                     modality_stores=modalities.stores, posters=modalities.posters)
     attach_cold_start(deps, settings)
     return deps
+
+
+def mood_evidence(catalog) -> dict[str, bool]:
+    """Which moods (``retrieval.moods``) some item of the catalog carries a tag for."""
+    from retrieval.moods import MOODS, catalog_has_evidence
+
+    return {mood: catalog_has_evidence(catalog, mood) for mood in MOODS}
+
+
+def build_similarity(catalog, ratings: Path | None, story_store) -> "ItemSimilarity":
+    """The item-similarity model (``retrieval.similarity``): people, genres, tags and era from the
+    catalog, co-liking from its ratings, stories from the story collection when there is one."""
+    from retrieval.similarity import ItemSimilarity, read_likes
+
+    likes = read_likes(ratings) if ratings is not None else None
+    story = (story_store.ids, story_store.vectors(story_store.ids)) if story_store is not None else None
+    return ItemSimilarity(catalog, likes=likes, story=story)
 
 
 def embed_picture(deps: ToolDeps, data: bytes) -> list[float] | None:

@@ -4,8 +4,8 @@
 description, held as one sparse matrix of precomputed term weights, so scoring a query is a sum
 of a few columns (well under a millisecond on 10k items). It also finds fuzzy title matches.
 
-:func:`hybrid_search` fuses the two channels; see its docstring for the fusion and the figures
-that chose it.
+:func:`hybrid_search` generates candidates from both channels and scores them with the one
+relevance model (``retrieval.relevance``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from scipy import sparse
 
 from marquee.errors import BadInput
 from retrieval.catalog import Catalog, Item, fold, normalize_title
+from retrieval.relevance import DENSE_SHARE, popularity_prior, text_parts
 
 if TYPE_CHECKING:  # pragma: no cover
     from retrieval.encoder import TextEncoder
@@ -34,10 +35,7 @@ STOPWORDS = frozenset(
     want looking look show find watch recommend please me more less very really just good""".split()
 )
 
-# Fusion weights chosen by the measurement described in hybrid_search's docstring.
-DENSE_WEIGHT = 0.6
-KEYWORD_WEIGHT = 0.4
-POPULARITY_WEIGHT = 0.3
+POPULARITY_WEIGHT = 0.3  # the prior in candidate generation (see hybrid_search)
 MIN_CANDIDATES = 100
 
 
@@ -90,8 +88,8 @@ class KeywordIndex:
         weights = tf.tocoo()
         data = weights.data * (k1 + 1.0) / (weights.data + norm[weights.row]) * idf[weights.col]
         self._weights = sparse.csc_matrix((data, (weights.row, weights.col)), shape=tf.shape)
-        self._log_ratings = np.log1p([catalog.items[i].n_ratings for i in self.ids])
-        self._max_log_ratings = float(self._log_ratings.max()) if n else 0.0
+        self._popularity = np.array([popularity_prior(catalog.items[i].n_ratings, catalog.items[i].mean_rating)
+                                     for i in self.ids])
         self._titles: list[str] = []
         self._title_ids: list[list[str]] = []
         for key, ids in catalog.by_title.items():
@@ -100,9 +98,8 @@ class KeywordIndex:
                 self._title_ids.append(sorted(ids, key=lambda i: -catalog.items[i].n_ratings))
 
     def popularity(self, ids: list[str]) -> np.ndarray:
-        """``log(1 + n_ratings)`` of each item scaled so the catalog's most rated item is 1."""
-        values = np.array([self._log_ratings[self._row[i]] if i in self._row else 0.0 for i in ids])
-        return values / self._max_log_ratings if self._max_log_ratings > 0 else values
+        """:func:`retrieval.relevance.popularity_prior` of each item (0 for unknown ids)."""
+        return np.array([self._popularity[self._row[i]] if i in self._row else 0.0 for i in ids])
 
     def score(self, query: str, candidate_ids: set[str] | list[str] | None = None) -> dict[str, float]:
         """BM25 score of every item that matches at least one query word.
@@ -149,15 +146,6 @@ class KeywordIndex:
         return out[:limit]
 
 
-def _minmax(values: np.ndarray) -> np.ndarray:
-    if values.size == 0:
-        return values
-    low, high = float(values.min()), float(values.max())
-    if high - low < 1e-9:
-        return np.ones_like(values) if high > 0 else np.zeros_like(values)
-    return (values - low) / (high - low)
-
-
 def hybrid_search(
     query: str,
     *,
@@ -166,80 +154,47 @@ def hybrid_search(
     encoder: "TextEncoder",
     keywords: KeywordIndex,
     where: "Where | None" = None,
-    dense_weight: float = DENSE_WEIGHT,
-    keyword_weight: float = KEYWORD_WEIGHT,
     popularity_weight: float = POPULARITY_WEIGHT,
     candidates: int | None = None,
+    vector: np.ndarray | None = None,
 ) -> list[tuple[str, float, dict[str, float]]]:
     """Items for a free-text query, best first: ``(item_id, score, parts)``.
 
-    ``parts`` is ``{"dense": d, "keyword": w, "popularity": p}``, each in [0, 1]. Candidates
-    are the ``max(100, 5k)`` items nearest to the query vector and as many best BM25 matches,
-    all passing ``where`` (a Chroma filter, see :func:`retrieval.store.chroma_where`). Fusion
-    is a min-max normalized weighted sum over that candidate union::
+    ``parts`` is ``{"dense": d, "keyword": w, "popularity": p}``, each in [0, 1]. Candidates are the
+    ``max(100, 5k)`` items nearest to the query vector and as many best BM25 matches, all
+    passing ``where`` (a Chroma filter, see :func:`retrieval.store.chroma_where`). Each is scored
+    by the one relevance model (``retrieval.relevance``)::
 
-        d = minmax(cosine) over the candidates      w = bm25 / max(bm25)   (0 without a hit)
-        p = log(1 + n_ratings) / log(1 + max n_ratings in the catalog)
-        score = dense_weight * d + keyword_weight * w + popularity_weight * p
+        d, w = text_parts(query)     (rescaled cosine; BM25 relative to the best candidate)
+        p = popularity_prior(item)
+        score = 0.7 d + 0.3 w + popularity_weight * p
 
     Search is a candidate generator: what matters is that the items a person would want are in
-    the pool the rank step sees. Without a prior, a theme query on a catalog whose items are
-    mostly a title and genres is won by obscure titles sharing a query word. On the demo
-    catalog, rank of the expected film among k=150 results, popularity 0 -> 0.3: "space
-    adventure": Star Wars absent -> 31; "funny animated movie for kids": Toy Story absent -> 30;
-    "mafia family": The Godfather 15 -> 4; "scary haunted house": Poltergeist 128 -> 46.
-    Pass ``popularity_weight=0`` for pure text relevance.
-
-    How the fusion was chosen (a one-off script, method here): the demo catalog (9,742 items,
-    MiniLM), 2,237 ReDial validation recommendation turns, the seeker's last utterance as the
-    query, gold titles found in the catalog, items mentioned in the dialogue excluded,
-    candidate pools of 300. Recall@20 / @100:
-
-    - dense only 0.031 / 0.060; BM25 only 0.026 / 0.057
-    - reciprocal rank fusion (k=60) 0.034 / 0.063
-    - min-max sum, dense weight 0.5 / 0.6 / 0.7 (keyword the rest): 0.036 / 0.063,
-      0.038 / 0.068, 0.037 / 0.069
-    - 0.6/0.4 plus popularity 0.2 / 0.3 / 0.5 / 0.8: 0.044 / 0.096, 0.050 / 0.101,
-      0.061 / 0.109, 0.062 / 0.110
-
-    One utterance is a weak signal, so absolute figures are low; the comparison is what counts.
-    ReDial's gold items are mostly popular films, so it rewards popularity without limit; 0.3
-    is a judgement that keeps the query's theme in charge and leaves the rest to the rank step,
-    which weighs popularity again. The min-max sum also keeps each part meaningful for
-    explanations, which RRF's ranks do not.
+    the pool the rank step sees, where the weights of the kind of request decide. A small
+    popularity prior keeps a theme query ("space adventure") from being won by obscure titles
+    sharing one query word. (Until the taste work the fusion was a min-max sum measured on
+    ReDial turns, dense 0.6 / keyword 0.4 / popularity 0.3; the candidate pools of both
+    formulas are compared in ``evals/REPORT.md`` §taste.)
     """
     if not query or not query.strip():
         raise BadInput("the search query is empty")
     if k < 1:
         raise BadInput(f"k must be at least 1, got {k}")
-    weights = (dense_weight, keyword_weight, popularity_weight)
-    if min(weights) < 0 or dense_weight + keyword_weight <= 0:
-        raise BadInput("fusion weights must be non-negative, dense and keyword not both zero")
+    if popularity_weight < 0:
+        raise BadInput("the popularity weight must be non-negative")
     pool = candidates or max(MIN_CANDIDATES, 5 * k)
-    vector = encoder.encode([query])[0]
-    dense_hits = store.nearest(vector, pool, where=where) if dense_weight > 0 else []
+    vector = encoder.encode([query])[0] if vector is None else vector
+    dense_hits = store.nearest(vector, pool, where=where)
     allowed = store.matching_ids(where) if where is not None else None
-    keyword_hits = keywords.top(query, pool, candidate_ids=allowed) if keyword_weight > 0 else []
+    keyword_hits = keywords.top(query, pool, candidate_ids=allowed)
     ids = list(dict.fromkeys([i for i, _ in dense_hits] + [i for i, _ in keyword_hits]))
     ids = [i for i in ids if i in store]
     if not ids:
         return []
-    dense_part = _minmax(np.nan_to_num(store.similarities(vector, ids), nan=0.0).astype(np.float64))
-    keyword_raw = dict(keyword_hits)
-    bm25 = np.array([keyword_raw.get(i, 0.0) for i in ids], dtype=np.float64)
-    keyword_part = bm25 / bm25.max() if bm25.max() > 0 else bm25
-    popularity_part = keywords.popularity(ids)
-    fused = dense_weight * dense_part + keyword_weight * keyword_part + popularity_weight * popularity_part
+    parts = text_parts(query, vector, ids, store=store, keywords=keywords)
+    popularity = keywords.popularity(ids)
+    text = np.array([DENSE_SHARE * parts[i][0] + (1 - DENSE_SHARE) * parts[i][1] for i in ids])
+    fused = text + popularity_weight * popularity
     order = np.lexsort((np.array(ids), -fused))[:k]
-    return [
-        (
-            ids[j],
-            float(fused[j]),
-            {
-                "dense": float(dense_part[j]),
-                "keyword": float(keyword_part[j]),
-                "popularity": float(popularity_part[j]),
-            },
-        )
-        for j in order
-    ]
+    return [(ids[j], float(fused[j]), {"dense": parts[ids[j]][0], "keyword": parts[ids[j]][1],
+                                       "popularity": float(popularity[j])}) for j in order]

@@ -111,7 +111,7 @@ def test_hybrid_search_returns_k_ranked_items_with_a_breakdown(hashed, keywords)
     for _, score, parts in hits:
         assert set(parts) == {"dense", "keyword", "popularity"}
         assert all(0.0 <= value <= 1.0 for value in parts.values())
-        assert score == pytest.approx(0.6 * parts["dense"] + 0.4 * parts["keyword"] + 0.3 * parts["popularity"])
+        assert score == pytest.approx(0.7 * parts["dense"] + 0.3 * parts["keyword"] + 0.3 * parts["popularity"])
     assert hits[0][2]["keyword"] == 1.0
 
 
@@ -125,12 +125,12 @@ def test_hybrid_search_respects_filters(hashed, keywords, catalog):
     assert hybrid_search("space", k=5, store=store, encoder=encoder, keywords=keywords, where=nothing) == []
 
 
-def test_a_keyword_only_search_ranks_by_words_and_popularity_breaks_ties(hashed, keywords):
+def test_popularity_is_a_prior_that_breaks_near_ties(hashed, keywords):
     store, encoder = hashed
-    args = dict(store=store, encoder=encoder, keywords=keywords, dense_weight=0.0, keyword_weight=1.0)
+    args = dict(store=store, encoder=encoder, keywords=keywords)
     words = hybrid_search("pixar", k=2, popularity_weight=0.0, **args)
     assert {i for i, _, _ in words} == {"ts", "ts2"}
-    popular = hybrid_search("pixar", k=2, popularity_weight=0.5, **args)
+    popular = hybrid_search("pixar", k=2, popularity_weight=5.0, **args)
     assert popular[0][0] == "ts" and popular[0][2]["popularity"] > popular[1][2]["popularity"]
 
 
@@ -141,8 +141,7 @@ def test_bad_search_calls_are_bad_input(hashed, keywords):
     with pytest.raises(BadInput):
         hybrid_search("space", k=0, store=store, encoder=encoder, keywords=keywords)
     with pytest.raises(BadInput):
-        hybrid_search("space", k=5, store=store, encoder=encoder, keywords=keywords,
-                      dense_weight=0.0, keyword_weight=0.0)
+        hybrid_search("space", k=5, store=store, encoder=encoder, keywords=keywords, popularity_weight=-1.0)
 
 
 # --------------------------------------------------------------------------- meaning (real model)

@@ -6,9 +6,8 @@ tags: a transparent proxy in [-1, 1], the same one the ranker and the user simul
 
 from __future__ import annotations
 
-import math
-
 from retrieval.catalog import Item
+from retrieval.relevance import known_level
 
 # attribute -> (genres that raise it, genres that lower it, tag fragments that raise it)
 PROXIES: dict[str, tuple[set[str], set[str], tuple[str, ...]]] = {
@@ -28,7 +27,7 @@ PROXIES: dict[str, tuple[set[str], set[str], tuple[str, ...]]] = {
 def attribute_level(item: Item, attribute: str) -> float:
     """The item's level of ``attribute`` in [-1, 1]; 0 when nothing is known."""
     if attribute == "popularity":
-        return min(1.0, math.log1p(item.n_ratings) / math.log1p(300)) * 2 - 1
+        return known_level(item.n_ratings) * 2 - 1
     if attribute == "recency":
         return 0.0 if item.year is None else max(-1.0, min(1.0, (item.year - 1995) / 25))
     if attribute == "length":

@@ -55,6 +55,9 @@ class CandidateBuffer(BaseModel):
     question: str | None = None
     notes: list[str] = Field(default_factory=list, description="Honest notes for the reply (relaxed filters, unknown facts).")
     calls: list[dict[str, Any]] = Field(default_factory=list, description="Tool calls made this turn, for the audit log.")
+    weights: dict[str, float] = Field(
+        default_factory=dict, description="The rank weights used this turn (they depend on the kind of request)."
+    )
     visual: bool = Field(False, description="This turn asks for a look: the image score dominates relevance.")
     picture: list[float] | None = Field(
         None, exclude=True, description="A picture sent this turn, embedded in the image space (not logged)."
@@ -89,6 +92,8 @@ class ToolDeps:
     keywords: Any  # retrieval.search.KeywordIndex
     cf: Any | None  # retrieval.cf.CFModel
     settings: Any  # marquee.settings.Settings
+    similarity: Any | None = None  # retrieval.similarity.ItemSimilarity: why two items are alike
+    mood_evidence: dict[str, bool] = field(default_factory=dict)  # mood -> does any item carry a tag for it
     extras: dict[str, Any] = field(default_factory=dict)
     image_store: Any | None = None  # retrieval.store.ItemStore of items_image; None: no posters to compare
     image_encoder: Any | None = None  # retrieval.modalities.ImageEncoder (pictures and words -> image space)

@@ -1,5 +1,9 @@
 """Ranking the candidate buffer: relevance, preference match, CF, popularity, critiques, diversity.
 
+The weights of each part depend on the kind of request (``retrieval.relevance``): similarity to
+named items leads a "like X" request, the request's words and the items' stories lead a
+described one, popularity and the collaborative model lead plain browsing.
+
 Relevance can fuse modalities: the text-side score (similarity to named titles, else to the
 request's words) and the image score (posters compared with :func:`tools.retrieve.image_references`)
 are z-scored over the candidates and mixed ``(1 - w) * text + w * image``, with ``w`` =
@@ -15,40 +19,15 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from chat.schemas import PreferenceState
+from prompts import replies
 from retrieval.catalog import Item, fold
 from tools.attributes import attribute_level, mood_directions
 from tools.base import CandidateBuffer, ScoredItem, ToolDeps, tool
-from tools.retrieve import ImageReference, image_references, popularity_score, query_text, query_vector
+from retrieval.moods import mood_level, moods_in, story_sentence
+from retrieval.relevance import (SURPRISE_DIVERSITY, hidden_gem, popularity_prior, quality, request_kind,
+                                 story_match, text_match, weights_for)
+from tools.retrieve import ImageReference, image_references, query_text, query_vector
 
-# Weights of the score components (each component is in [0, 1], critiques in [-1, 1]).
-# text/anchor/cf/popularity were 0.35/0.45/0.15/0.3 until measured (evals/REPORT.md §3): on the
-# first 600 ReDial dev lines these give R@10 0.111 against 0.077, other tried sets 0.098-0.109;
-# on the demo catalog the simulated users succeed as often or more (0.92 vs 0.90 of 50) and all
-# 65 scripted expectations still hold. Content similarity alone favours obscure look-alikes;
-# what people who liked the same items went on to like, and what many liked, carry more.
-WEIGHTS = {
-    "text": 0.2,  # dense + keyword match to the request's words
-    "anchor": 0.2,  # similarity to the items the user named or pointed at
-    "person": 0.15,  # stars/directs a person the user asked for
-    "preference": 0.15,  # wanted genres and keywords found in the item's genres/tags
-    "cf": 0.6,  # personalised collaborative score from the user's feedback and liked titles
-    "popularity": 0.7,  # many ratings, good ratings
-    "critique": 0.25,  # moves in the direction of "less violent", "funnier"...
-    "cold_start": 0.8,  # the cold-start ranker's view from demographics; above popularity, which it includes
-    "unverified": -0.2,  # a constraint the catalog cannot check for this item
-}
-# When the user asks for a look ("a poster like Se7en's", a picture), relevance - where the
-# image score is fused - must outweigh popularity and the collaborative model: the look decides.
-VISUAL_RELEVANCE = 1.0
-
-
-def weights_for(visual: bool) -> dict[str, float]:
-    """The component weights of one turn: ``WEIGHTS``, with relevance raised for a visual request."""
-    return {**WEIGHTS, "text": VISUAL_RELEVANCE, "anchor": VISUAL_RELEVANCE} if visual else WEIGHTS
-
-
-DENSE_SHARE = 0.7  # of text relevance; the rest is BM25
-COSINE_FLOOR, COSINE_SPAN = 0.1, 0.45  # MiniLM cosines of a short query to item texts mostly fall in 0.1-0.55
 MUCH_ALIKE_Z = 0.5  # a poster "looks much like" the reference only this far (in std) above the candidates' mean
 
 
@@ -65,14 +44,34 @@ class RankedItems(BaseModel):
 
 
 def preference_match(item: Item, state: PreferenceState) -> float:
-    """Share of the wanted genres and keywords that the item's own genres and tags show."""
-    wanted = len(state.genres_include) + len(state.keywords)
+    """Share of the wanted genres and theme keywords that the item's own genres and tags show
+    (moods are scored apart, by :func:`retrieval.moods.mood_level`)."""
+    moods = set(moods_in(state.keywords))
+    themes = [k for k in state.keywords if not k.startswith("not ") and k not in moods and fold(k) not in moods]
+    wanted = len(state.genres_include) + len(themes)
     if not wanted:
         return 0.0
     hits = sum(g in item.genres for g in state.genres_include)
-    tags = " ".join(item.tags).lower()
-    hits += sum(1 for k in state.keywords if not k.startswith("not ") and fold(k) in fold(tags))
+    tags = fold(" ".join(item.tags))
+    hits += sum(1 for k in themes if fold(k) in tags)
     return hits / wanted
+
+
+CRITIQUED_AWAY = 0.5  # after "less X", an item this high on X is what made the last list X: pushed far down
+
+
+def critique_level(item: Item, wishes: list[tuple[str, str]]) -> float:
+    """How far the item moves the way the critiques and moods ask, in about [-3, 1]."""
+    if not wishes:
+        return 0.0
+    total = 0.0
+    for attribute, direction in wishes:
+        level = attribute_level(item, attribute)
+        if direction == "more":
+            total += level
+        else:
+            total += -3.0 if level >= CRITIQUED_AWAY else -level
+    return total / len(wishes)
 
 
 def _normalized(values: dict[str, float]) -> dict[str, float]:
@@ -83,30 +82,26 @@ def _normalized(values: dict[str, float]) -> dict[str, float]:
     return {k: (v - low) / span for k, v in values.items()}
 
 
-def text_relevance(candidates: list[ScoredItem], query: str, deps: ToolDeps) -> dict[str, float]:
-    """How well each candidate matches the request's words, on one scale for all candidates
-    (whichever tool found them): cosine to the query embedding, rescaled, plus BM25."""
-    if not query:
+def story_relevance(ids: list[str], query: str, deps: ToolDeps) -> dict[str, float]:
+    """How well each candidate's story (plot vector) matches the request's words, in [0, 1]."""
+    if not query or deps.similarity is None:
         return {}
-    ids = [c.id for c in candidates]
-    dense = deps.store.similarities(query_vector(query, deps), ids)
-    keyword = deps.keywords.score(query, ids)
-    top = max(keyword.values(), default=0.0) or 1.0
-    return {
-        i: DENSE_SHARE * min(1.0, max(0.0, (float(d) - COSINE_FLOOR) / COSINE_SPAN))
-        + (1 - DENSE_SHARE) * keyword.get(i, 0.0) / top
-        for i, d in zip(ids, dense)
-    }
+    cosines = deps.similarity.story_relevance(query_vector(query, deps))
+    return story_match({i: cosines[i] for i in ids if i in cosines})
 
 
 def score_candidates(candidates: list[ScoredItem], state: PreferenceState, history: dict[str, float], deps: ToolDeps,
-                     *, visual: bool = False, picture: list[float] | None = None) -> None:
-    """Set ``score`` and the ranking signals of each candidate in place.
+                     *, visual: bool = False, picture: list[float] | None = None) -> dict[str, float]:
+    """Set ``score`` and the ranking signals of each candidate in place; return the weights used.
 
     ``visual``: the user asked for a look (the image score dominates relevance); ``picture``:
     the image-space vector of a picture sent this turn.
     """
-    text = text_relevance(candidates, query_text(state), deps)
+    query = query_text(state)
+    ids = [c.id for c in candidates]
+    moods = moods_in(state.keywords)
+    text = text_match(query, query_vector(query, deps), ids, store=deps.store, keywords=deps.keywords) if query else {}
+    story = story_relevance(ids, " ".join(w for w in (query, story_sentence(moods)) if w), deps)
     feedback = {**{i: 1.0 for i in state.liked_ids}, **{i: -1.0 for i in state.disliked_ids}, **history}
     cf_scores: dict[str, float] = {}
     if deps.cf is not None and feedback:
@@ -118,24 +113,30 @@ def score_candidates(candidates: list[ScoredItem], state: PreferenceState, histo
         item = deps.catalog.get(c.id)
         all_parts[c.id] = {
             "text": text.get(c.id, 0.0),
+            "story": story.get(c.id, 0.0),
             "anchor": c.signals.get("anchor", 0.0),
             "person": c.signals.get("person", 0.0),
             "preference": preference_match(item, state),
             "cf": cf_scores.get(c.id, 0.0),
-            "popularity": popularity_score(item.n_ratings, item.mean_rating),
-            "critique": sum(
-                attribute_level(item, attribute) * (1 if direction == "more" else -1) for attribute, direction in wishes
-            ) / max(1, len(wishes)),
+            "popularity": popularity_prior(item.n_ratings, item.mean_rating),
+            "hidden": hidden_gem(item.n_ratings, item.mean_rating),
+            "quality": quality(item.n_ratings, item.mean_rating),
+            "mood": mood_level(item, moods),
+            "critique": critique_level(item, wishes),
             "unverified": float(bool(c.unverified)),
             "cold_start": c.signals.get("cold_start", 0.0),
         }
     visual = visual or picture is not None
-    weights = weights_for(visual)
+    kind = request_kind(state, words=query)
+    weights = weights_for(kind, visual=visual)
     fuse_modalities(candidates, all_parts, state, deps, visual=visual, picture=picture, weights=weights)
     for c in candidates:
         parts = all_parts[c.id]
+        for name in [k for k in c.signals if k.startswith("rank_")]:
+            del c.signals[name]  # a second ranking in one turn starts afresh
         c.signals.update({f"rank_{k}": v for k, v in parts.items() if v})
-        c.score = sum(weights[k] * v for k, v in parts.items())
+        c.score = sum(weights.get(k, 0.0) * v for k, v in parts.items())
+    return weights
 
 
 def _z_scores(values: dict[str, float]) -> dict[str, float]:
@@ -179,7 +180,7 @@ def _contribution_key(modality: str) -> str:
 
 def fuse_modalities(candidates: list[ScoredItem], all_parts: dict[str, dict[str, float]], state: PreferenceState,
                     deps: ToolDeps, *, visual: bool, picture: list[float] | None,
-                    weights: dict[str, float] = WEIGHTS) -> None:
+                    weights: dict[str, float]) -> None:
     """Mix the image (and precomputed) scores into the relevance part of ``all_parts``, in place.
 
     Nothing changes when every weight is 0 (the default for a request that is not about a look)
@@ -262,10 +263,15 @@ def rank_candidates(args: RankArgs, *, deps: ToolDeps, buffer: CandidateBuffer) 
     """Order the candidates by how well they fit: relevance to the request, similarity to named
     items, wanted genres/people/keywords, the collaborative model's view of the user's feedback,
     popularity, and critiques such as "less violent"; then keep k varied items."""
-    score_candidates(buffer.items, buffer.preferences, buffer.history, deps, visual=buffer.visual,
-                     picture=buffer.picture)
+    for mood in moods_in(buffer.preferences.keywords):
+        if deps.mood_evidence.get(mood) is False:
+            buffer.note(replies.NO_MOOD_EVIDENCE.format(mood=mood))
+    buffer.weights = score_candidates(buffer.items, buffer.preferences, buffer.history, deps, visual=buffer.visual,
+                                      picture=buffer.picture)
     mark_image_decisive(buffer.items, args.k)
-    buffer.items = diversify(buffer.items, args.k, args.diversity, deps)
+    surprise = request_kind(buffer.preferences, words=query_text(buffer.preferences)) == "surprise"
+    buffer.items = diversify(buffer.items, args.k, max(args.diversity, SURPRISE_DIVERSITY) if surprise else args.diversity,
+                             deps)
     return RankedItems(ids=[c.id for c in buffer.items], scores=[round(c.score, 4) for c in buffer.items])
 
 

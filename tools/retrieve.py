@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -13,12 +12,11 @@ from pydantic import BaseModel, Field
 from chat.schemas import PreferenceState
 from prompts import replies
 from retrieval.catalog import normalize_name
+from retrieval.relevance import SURPRISE, hidden_gem, popularity_prior
 from retrieval.search import hybrid_search
 from retrieval.store import chroma_where
 from tools.base import CandidateBuffer, ScoredItem, ToolDeps, tool
 from tools.filtering import check_item
-
-CF_WEIGHT = 0.5  # share of collaborative vs content similarity in the "anchor" signal
 
 
 class SearchArgs(BaseModel):
@@ -48,8 +46,12 @@ def state_where(state: PreferenceState) -> dict | None:
 
 
 def query_text(state: PreferenceState) -> str:
-    """The words a text search should look for: free text, wanted keywords and genres."""
-    words = [state.query, *[k for k in state.keywords if not k.lower().startswith("not ")], *state.genres_include]
+    """The words a text search should look for: free text, wanted keywords and genres ("surprise
+    me" is a way of ranking, not words to find)."""
+    if SURPRISE in state.keywords and state.query.strip().lower() in ("surprise", "surprise me", ""):
+        return " ".join(state.genres_include)[:500]
+    wanted = [k for k in state.keywords if not k.lower().startswith("not ") and k != SURPRISE]
+    words = [state.query, *wanted, *state.genres_include]
     seen: dict[str, None] = {}
     for word in " ".join(w for w in words if w).split():
         seen.setdefault(word, None)
@@ -71,12 +73,6 @@ def query_vector(text: str, deps: ToolDeps):
     return _cached_vector(deps, "query_vectors", text, lambda t: deps.encoder.encode([t])[0])
 
 
-def popularity_score(n_ratings: int, mean_rating: float | None) -> float:
-    """A 0..1 prior: how many people rated it and how well (shrunk toward an average 3.5)."""
-    shrunk = ((mean_rating or 3.5) * n_ratings + 3.5 * 10) / (n_ratings + 10)
-    return 0.5 * min(1.0, math.log1p(n_ratings) / math.log1p(300)) + 0.5 * (shrunk - 0.5) / 4.5
-
-
 def _found(items: list[ScoredItem]) -> FoundItems:
     ranked = sorted(items, key=lambda i: -i.score)
     return FoundItems(found=len(items), top=[i.id for i in ranked[:10]])
@@ -90,11 +86,14 @@ def search_items(args: SearchArgs, *, deps: ToolDeps, buffer: CandidateBuffer) -
     state = buffer.preferences
     found: list[ScoredItem] = []
     if args.query.strip():
+        vector = query_vector(args.query, deps)
+        where = state_where(state)
         hits = hybrid_search(
             args.query, k=args.k, store=deps.store, encoder=deps.encoder,
-            keywords=deps.keywords, where=state_where(state),
+            keywords=deps.keywords, where=where, vector=vector,
         )
         found = [ScoredItem(id=i, score=s, signals=dict(sig)) for i, s, sig in hits]
+        found += _story_matches(vector, where, STORY_CANDIDATES, deps)
     for person in state.people_include:
         ids = deps.catalog.by_person.get(normalize_name(person), [])
         found += [ScoredItem(id=i, score=1.0, signals={"person": 1.0}) for i in ids]
@@ -104,25 +103,43 @@ def search_items(args: SearchArgs, *, deps: ToolDeps, buffer: CandidateBuffer) -
     return _found(found)
 
 
+STORY_CANDIDATES = 50
+
+
+def _story_matches(vector, where, k: int, deps: ToolDeps) -> list[ScoredItem]:
+    """The ``k`` items whose stories are closest to the request's words (within ``where``)."""
+    if deps.similarity is None:
+        return []
+    cosines = deps.similarity.story_relevance(vector)
+    if where is not None:
+        allowed = deps.store.matching_ids(where)
+        cosines = {i: c for i, c in cosines.items() if i in allowed}
+    best = sorted(cosines.items(), key=lambda kv: -kv[1])[:k]
+    return [ScoredItem(id=i, score=c, signals={"story_sim": c}) for i, c in best]
+
+
 def by_popularity(deps: ToolDeps) -> list:
     """The catalog's items, most popular first (computed once per catalog)."""
     cached = deps.extras.get("by_popularity")
     if cached is None or cached[0] is not deps.catalog:
-        ordered = sorted(deps.catalog, key=lambda it: -popularity_score(it.n_ratings, it.mean_rating))
+        ordered = sorted(deps.catalog, key=lambda it: -popularity_prior(it.n_ratings, it.mean_rating))
         cached = deps.extras["by_popularity"] = (deps.catalog, ordered)
     return cached[1]
 
 
 def _browse(deps: ToolDeps, state: PreferenceState, k: int) -> list[ScoredItem]:
-    """The k most popular items that meet the hard constraints."""
+    """The k most popular items that meet the hard constraints ("surprise me": the k best
+    hidden gems, well rated and less known)."""
     pool = by_popularity(deps)
+    if SURPRISE in state.keywords:
+        pool = sorted(pool, key=lambda it: -hidden_gem(it.n_ratings, it.mean_rating))
     if state.people_include:  # only their films can qualify: skip checking the rest of the catalog
         theirs = {i for p in state.people_include for i in deps.catalog.by_person.get(normalize_name(p), [])}
         pool = [item for item in pool if item.id in theirs]
     found: list[ScoredItem] = []
     for item in pool:
         if check_item(item, state)[0]:
-            found.append(ScoredItem(id=item.id, score=popularity_score(item.n_ratings, item.mean_rating),
+            found.append(ScoredItem(id=item.id, score=popularity_prior(item.n_ratings, item.mean_rating),
                                     signals={"browse": 1.0}))
             if len(found) == k:
                 break
@@ -131,27 +148,23 @@ def _browse(deps: ToolDeps, state: PreferenceState, k: int) -> list[ScoredItem]:
 
 @tool("similar", SimilarArgs, FoundItems)
 def similar_items(args: SimilarArgs, *, deps: ToolDeps, buffer: CandidateBuffer) -> FoundItems:
-    """Add candidates similar to the given items: people who liked them also liked these
-    (collaborative model), and their genres, tags and people are close (item embeddings)."""
+    """Add candidates like the given items (default: the titles the user named or pointed at):
+    the same director, writers or stars, a close mix of genres, shared viewer tags, a similar
+    story, the same era, and liked by the same people - within the conversation's genre and
+    year constraints."""
     state = buffer.preferences
     anchors = [i for i in (args.item_ids or state.anchor_ids) if i in deps.catalog]
+    if not anchors or deps.similarity is None:
+        return FoundItems(found=0, top=[])
     where = state_where(state)
-    found: list[ScoredItem] = []
-    for anchor in anchors:
-        content = dict(deps.store.nearest(deps.store.vectors([anchor])[0], args.k + 1, where=where))
-        collab = deps.cf.similar([anchor], args.k) if deps.cf is not None else {}
-        top_cf = max(collab.values(), default=0.0) or 1.0
-        for item_id in set(content) | set(collab):
-            if item_id == anchor:
-                continue
-            cf_sim = max(0.0, collab.get(item_id, 0.0)) / top_cf
-            content_sim = max(0.0, content.get(item_id, 0.0))
-            weight = CF_WEIGHT if collab else 0.0
-            score = weight * cf_sim + (1 - weight) * content_sim
-            signals = {"anchor": score, "content_sim": content_sim}
-            if cf_sim:
-                signals["cf_sim"] = cf_sim
-            found.append(ScoredItem(id=item_id, score=score, signals=signals, anchor_id=anchor))
+    allowed = deps.store.matching_ids(where) if where is not None else None
+    likes = deps.similarity.similar(anchors, args.k, allowed=allowed)
+    top = max((like.score for like in likes), default=0.0) or 1.0
+    found = [
+        ScoredItem(id=like.item_id, score=like.score / top, anchor_id=like.anchor_id,
+                   signals={"anchor": like.score / top, **{f"like_{k}": v for k, v in like.parts.items() if v}})
+        for like in likes
+    ]
     buffer.add(found)
     return _found(found)
 
