@@ -75,3 +75,7 @@ def item_facts(item: Item, ask: str) -> str:
     if item.tags:
         facts.append("viewers tag it " + ", ".join(f"“{t}”" for t in item.tags[:4]))
     return f"Here's what the catalog knows about {item.label}: " + "; ".join(facts) + "."
+
+# Taste: moods the catalog has no evidence for.
+NO_MOOD_EVIDENCE = ("This catalog has no viewer tags that say “{mood}”, so I went by genres and what the films are "
+                    "about.")

@@ -18,7 +18,9 @@ from retrieval.demographics import Demographics
 from retrieval.group_taste import genre_phrase, group_phrase, profile_has_group
 from tools.attributes import PROXIES
 from tools.base import CandidateBuffer, Explanation, ScoredItem, ToolDeps, tool
-from tools.ranking import MUCH_ALIKE_Z, WEIGHTS
+from retrieval.moods import mood_tags, moods_in
+from retrieval.similarity import WEIGHTS as LIKENESS_WEIGHTS, shared_people, shared_tags
+from tools.ranking import MUCH_ALIKE_Z
 
 MIN_RATINGS_TO_CITE = 20
 
@@ -72,9 +74,9 @@ def _critique_clause(item: Item, state: PreferenceState, reasons: list[str]) -> 
     return None
 
 
-def _cold_start_led(candidate: ScoredItem) -> bool:
+def _cold_start_led(candidate: ScoredItem, weights: dict[str, float]) -> bool:
     """Did the cold-start signal weigh most in this candidate's rank score?"""
-    weighted = {k[len("rank_"):]: WEIGHTS.get(k[len("rank_"):], 0.0) * v
+    weighted = {k[len("rank_"):]: weights.get(k[len("rank_"):], 0.0) * v
                 for k, v in candidate.signals.items() if k.startswith("rank_")}
     if not weighted:  # not ranked: only the cold-start tool can have put it here
         return candidate.signals.get("cold_start", 0.0) > 0
@@ -83,11 +85,11 @@ def _cold_start_led(candidate: ScoredItem) -> bool:
 
 
 def _group_clause(candidate: ScoredItem, item: Item, demographics: Demographics | None,
-                  reasons: list[str]) -> str | None:
+                  reasons: list[str], weights: dict[str, float]) -> str | None:
     """"people aged 25-34 who like comedies often enjoy it": only when the cold-start signal is
     what put the item here, the training likes back it for one of the user's own groups, and
     the genre is one the item has (see ``retrieval.group_taste``)."""
-    if demographics is None or not candidate.signals.get("cold_start") or not _cold_start_led(candidate):
+    if demographics is None or not candidate.signals.get("cold_start") or not _cold_start_led(candidate, weights):
         return None
     groups = {k[len("group:"):]: v for k, v in candidate.signals.items() if k.startswith("group:")}
     genres = [k[len("group_genre:"):] for k in candidate.signals if k.startswith("group_genre:")]
@@ -125,12 +127,61 @@ def _image_clause(candidate: ScoredItem, deps: ToolDeps, reasons: list[str]) -> 
     return replies.LOOKS_LIKE_WORDS
 
 
-CITED_CF = 0.3  # share of the best collaborative score from which "people who liked X" is said
+CITED_CF = 0.15  # co-liking (retrieval.similarity's cf component) from which "people who liked X" is said
+STORY_CITED = 0.35  # story likeness from which "a story much like X's" may be said
+
+
+STORY_CITED_REQUEST = 0.5  # story match (0..1) from which "its story is close to what you described" may be said
+
+
+def _story_led(candidate: ScoredItem, weights: dict[str, float]) -> bool:
+    """Did the story match weigh most in this candidate's rank score (and match well)?"""
+    weighted = {k[len("rank_"):]: weights.get(k[len("rank_"):], 0.0) * v
+                for k, v in candidate.signals.items() if k.startswith("rank_")}
+    story = candidate.signals.get("rank_story", 0.0)
+    return story >= STORY_CITED_REQUEST and bool(weighted) and max(weighted, key=weighted.get) == "story"
+
+
+def _likeness_clauses(candidate: ScoredItem, item: Item, anchor: Item, reasons: list[str]) -> list[str]:
+    """What makes the item like the anchor, strongest first, each a fact both items have:
+    shared director/writers/stars, shared tags, a close story (only when the story is what
+    weighed most in the likeness), co-liking, shared genres."""
+    clauses: list[str] = []
+    parts = {k[len("like_"):]: v for k, v in candidate.signals.items() if k.startswith("like_")}
+    common = shared_people(item, anchor)
+    for role, verb in (("directors", "directed by"), ("writers", "written by")):
+        names = [n for n in common.get(role, []) if n in anchor.people.get(role, [])]
+        if names:
+            reasons += [f"person:{n}" for n in names[:2]]
+            clauses.append(f"also {verb} {_join(names[:2])}")
+    stars = [n for n in common.get("stars", []) if n in anchor.all_people()][:2]
+    if stars:
+        reasons += [f"person:{n}" for n in stars]
+        clauses.append(f"also with {_join(stars)}")
+    tags = shared_tags(item, anchor)
+    if tags:
+        reasons += [f"tag:{t}" for t in tags]
+        quoted = _join([f"“{t}”" for t in tags])
+        clauses.append(f"shares the tag{'s' if len(tags) > 1 else ''} {quoted} with {anchor.title}")
+    weighted = {k: LIKENESS_WEIGHTS.get(k, 0.0) * v for k, v in parts.items()}
+    if parts.get("story", 0.0) >= STORY_CITED and weighted and max(weighted, key=weighted.get) == "story":
+        reasons.append(f"story:{anchor.id}")
+        clauses.append(f"a story much like {anchor.title}'s")
+    if parts.get("cf", 0.0) >= CITED_CF:
+        reasons.append(f"cf:{anchor.id}")
+        clauses.append(f"people who liked {anchor.title} liked it too")
+    if not clauses:
+        genres = [g for g in item.genres if g in anchor.genres]
+        if genres:
+            reasons += [f"similar:{anchor.id}"] + [f"genre:{g}" for g in genres[:3]]
+            clauses.append(f"it shares {_join(genres[:3]).lower()} with {anchor.title}")
+    return clauses
 
 
 def explain_item(candidate: ScoredItem, state: PreferenceState, deps: ToolDeps, *,
-                 demographics: Demographics | None = None) -> Explanation:
-    """The why of one card. ``demographics``: the user's, when given (cold-start clauses)."""
+                 demographics: Demographics | None = None, weights: dict[str, float] | None = None) -> Explanation:
+    """The why of one card. ``demographics``: the user's, when given (cold-start clauses);
+    ``weights``: the rank weights of this turn (which signal led)."""
     item: Item = deps.catalog.get(candidate.id)
     reasons: list[str] = []
     first: list[str] = []
@@ -139,13 +190,7 @@ def explain_item(candidate: ScoredItem, state: PreferenceState, deps: ToolDeps, 
         first.append(looks)
     anchor = deps.catalog.get(candidate.anchor_id) if candidate.anchor_id else None
     if anchor is not None:
-        shared = [g for g in item.genres if g in anchor.genres]
-        if candidate.signals.get("cf_sim", 0) >= CITED_CF:
-            reasons.append(f"cf:{anchor.id}")
-            first.append(f"people who liked {anchor.label} rate it highly too")
-        if shared:
-            reasons += [f"similar:{anchor.id}"] + [f"genre:{g}" for g in shared[:3]]
-            first.append(f"it shares {_join(shared[:3]).lower()} with {anchor.title}")
+        first += _likeness_clauses(candidate, item, anchor, reasons)[:3]
         if item.year and anchor.year and item.year > anchor.year and state.year_min and state.year_min > anchor.year:
             reasons.append(f"year:{item.year}")
             first.append(f"it is newer ({item.year})")
@@ -163,13 +208,17 @@ def explain_item(candidate: ScoredItem, state: PreferenceState, deps: ToolDeps, 
     critique = _critique_clause(item, state, reasons)
     if critique:
         first.append(critique)
-    group = _group_clause(candidate, item, demographics, reasons)
+    group = _group_clause(candidate, item, demographics, reasons, weights or {})
     if group:
         first.append(group)
     tags = [t for t in item.tags if any(fold(k) in fold(t) for k in state.keywords if not k.startswith("not "))]
+    tags += [t for mood in moods_in(state.keywords) for t in mood_tags(item, mood) if t not in tags]
     if tags:
-        reasons.append(f"tag:{tags[0]}")
-        first.append(f"viewers tag it “{tags[0]}”")
+        reasons += [f"tag:{t}" for t in tags[:2]]
+        first.append(f"viewers tag it {_join([f'“{t}”' for t in tags[:2]])}")
+    if anchor is None and _story_led(candidate, weights or {}):
+        reasons.append("story:request")
+        first.append("its story is close to what you described")
     if not first and item.genres:
         reasons += [f"genre:{g}" for g in item.genres[:2]]
         first.append(f"it's {with_article(_join(item.genres[:2]).lower())} title{f' from {item.year}' if item.year else ''}")
@@ -196,7 +245,7 @@ def explain_candidates(args: ExplainArgs, *, deps: ToolDeps, buffer: CandidateBu
     """Justify the first k candidates from their own attributes (genres, people, tags, year,
     ratings) and from what selected them (similarity to a named item, a poster that looks like
     the one asked for, the taste of the user's demographic group). Never invents facts."""
-    explained = [explain_item(c, buffer.preferences, deps, demographics=buffer.demographics)
+    explained = [explain_item(c, buffer.preferences, deps, demographics=buffer.demographics, weights=buffer.weights)
                  for c in buffer.items[: args.k]]
     buffer.explanations.update({e.item_id: e for e in explained})
     return Explanations(items=explained)

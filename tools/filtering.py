@@ -6,9 +6,10 @@ from pydantic import BaseModel, Field
 
 from chat.schemas import PreferenceState
 from retrieval.catalog import Item
+from retrieval.moods import ruled_out
 from tools.base import CandidateBuffer, ToolDeps, tool
 
-KID_RATINGS = {"G", "PG", "TV-Y", "TV-Y7", "TV-G", "TV-PG", "U", "APPROVED", "PASSED"}
+KID_RATINGS = {"G", "PG", "TV-Y", "TV-Y7", "TV-G", "TV-PG", "U"}  # "Approved"/"Passed" (pre-1968) say nothing about children
 ADULT_RATINGS = {"R", "NC-17", "TV-MA", "X"}
 KID_GENRES = {"Children"}
 NOT_FOR_KIDS_GENRES = {"Horror"}
@@ -54,6 +55,8 @@ def check_item(item: Item, state: PreferenceState) -> tuple[bool, list[str]]:
             return False, []
         if has is None and "people" not in unverified:
             unverified.append("people")
+    if any(ruled_out(item, k[4:]) for k in state.keywords if k.startswith("not ")):
+        return False, []  # "no sequels", "not another superhero movie", "no Harry Potter"
     rating = (item.age_rating or "").upper()
     if state.audience == "kids":
         if genres & NOT_FOR_KIDS_GENRES or rating in ADULT_RATINGS:

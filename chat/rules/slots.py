@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chat.rules.utterance import Match, Utterance
-from retrieval.catalog import Item
+from retrieval.catalog import Item, normalize_title
 
 # (item, text, explicit, frame): explicit when a cue or quotes said it is a title; frame is
 # "neg" or the frame the title was named in.
@@ -121,6 +121,10 @@ def _record_title(u: Utterance, s: Slots, match: Match, negated: bool, frame: st
     text = item.title if item is not None else " ".join(w.text for w in u.words[match.a : match.b])
     explicit = match.explicit or frame is not None or negated
     entry = (item, text, explicit, "neg" if negated else frame)
+    if negated and item is not None and source != "shown":
+        said = " ".join(w.text for w in u.words[match.a : match.b]).lower()
+        if normalize_title(said) != normalize_title(item.title):  # "no Harry Potter": the whole series
+            add_once(s.keywords, f"not {said}")
     if negated or frame in EXCLUDING_FRAMES:
         if frame in EXCLUDING_FRAMES:
             s.feedback = s.feedback or frame
