@@ -179,6 +179,30 @@ def redial_command(
     _emit(result, format_table(result), as_json)
 
 
+# --- eval similar ---------------------------------------------------------------------------
+
+
+@eval_app.command("similar")
+def similar_command(
+    judged: Path = typer.Option(..., help='Judged "like X" lists, in the format of like_x_dev.json.'),
+    as_json: bool = JsonOpt,
+    workspace: Optional[Path] = WorkspaceOpt,
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """"Something like X" for each judged anchor: precision@5/@10, the most-rated baseline, popularity of the picks."""
+    from evals.similar import format_table, read_judged, run_similar_eval
+
+    _existing(judged, "judged file")
+
+    def work():
+        lists = read_judged(judged)
+        with tempfile.TemporaryDirectory(prefix="marquee-similar-") as tmp:
+            return run_similar_eval(_open_marquee(workspace, catalog, Path(tmp)), lists)
+
+    report = _run(work)
+    _emit(report.as_json(), format_table(report), as_json)
+
+
 # --- eval simulate --------------------------------------------------------------------------
 
 

@@ -71,27 +71,38 @@ class RedialLine(BaseModel):
 
 
 def read_turns(path: Path, *, limit: int | None = None) -> tuple[list[RedialLine], int]:
-    """All lines of a turns file (``limit`` caps how many are scored, not how many are read).
+    """All lines of a turns file (``limit`` caps how many are scored, not how many are read):
+    the iEvaLM processed JSON lines, or an INSPIRED dialogue ``.tsv`` (converted by
+    :func:`evals.inspired.read_inspired_lines`).
 
     Returns the lines and the number of unreadable lines skipped. Raises ``BadInput`` when the
     file is missing or holds no usable line.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"cannot read turns file {path}: {exc}") from exc
-    lines: list[RedialLine] = []
-    skipped = 0
-    for raw in text.splitlines():
-        if not raw.strip():
-            continue
+    if path.suffix.lower() == ".tsv":
+        from evals.inspired import read_inspired_lines
+
+        raw_lines, skipped = read_inspired_lines(path)
+    else:
         try:
-            data = json.loads(raw)
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"cannot read turns file {path}: {exc}") from exc
+        raw_lines, skipped = [], 0
+        for raw in text.splitlines():
+            if not raw.strip():
+                continue
+            try:
+                raw_lines.append(json.loads(raw))
+            except json.JSONDecodeError:
+                skipped += 1
+    lines: list[RedialLine] = []
+    for data in raw_lines:
+        try:
             if isinstance(data, dict):
                 data["dialog_id"] = str(data.get("dialog_id", ""))
             lines.append(RedialLine.model_validate(data))
-        except (json.JSONDecodeError, ValidationError, TypeError):
+        except (ValidationError, TypeError):
             skipped += 1
     if not lines:
         raise BadInput(f"{path}: no line with dialog_id, context and rec ({skipped} unreadable)")
@@ -109,8 +120,11 @@ class MentionIndex:
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
         self.by_key: dict[str, str] = {}
+        self.yearless: dict[str, str] = {}  # items the KB gives no year: "Title (Year)" matches the title
         for item in sorted(catalog, key=lambda i: -i.n_ratings):
             self.by_key.setdefault(fold(item.label), item.id)
+            if item.year is None:
+                self.yearless.setdefault(fold(item.title), item.id)
 
     def find(self, text: str) -> list[str]:
         """Ids of the movies written "Title (Year)" in ``text``, in order, each once."""
@@ -118,15 +132,16 @@ class MentionIndex:
         for match in _YEAR.finditer(text):
             words = text[: match.start()].split()
             for n in range(min(MAX_TITLE_WORDS, len(words)), 0, -1):
+                title = fold(" ".join(words[-n:]))
                 key = fold(" ".join(words[-n:]) + f" ({match.group(1)})")
-                if key in self.by_key:
-                    found.append(self.by_key[key])
+                if key in self.by_key or title in self.yearless:
+                    found.append(self.by_key.get(key) or self.yearless[title])
                     break
         return list(dict.fromkeys(found))
 
     def gold(self, title: str) -> str | None:
         """The catalog id of a gold title ("Title (Year)", or a title the catalog knows)."""
-        item_id = self.by_key.get(fold(title))
+        item_id = self.by_key.get(fold(title)) or self.yearless.get(fold(_YEAR.sub("", title)).strip())
         if item_id is None:
             item = self.catalog.find_title(title)
             item_id = item.id if item else None
@@ -174,7 +189,8 @@ def dialogue_items(lines: Iterable[RedialLine], mentions: MentionIndex) -> dict[
 
 
 def fold_deps(deps: Any, per_dialogue: dict[str, set[str]], train: set[str]) -> Any:
-    """``deps`` with popularity and a collaborative model learned from the ``train`` dialogues only."""
+    """``deps`` with popularity, a collaborative model and the similarity model's co-liking learned
+    from the ``train`` dialogues only (a dialogue's mentioned movies count as its likes)."""
     from retrieval.cf import fit_cf
     from retrieval.search import KeywordIndex
 
@@ -192,7 +208,9 @@ def fold_deps(deps: Any, per_dialogue: dict[str, set[str]], train: set[str]) -> 
         cf = fit_cf(users, items, [1.0] * len(users), kind="ease", positive_threshold=0.0, min_item_ratings=2)
     except BadInput:  # too few dialogues mention a movie twice: no collaborative model for this fold
         cf = None
-    return dataclasses.replace(deps, catalog=catalog, keywords=KeywordIndex(catalog), cf=cf, extras={})
+    similarity = deps.similarity.with_likes(users, items) if deps.similarity is not None else None
+    return dataclasses.replace(deps, catalog=catalog, keywords=KeywordIndex(catalog), cf=cf, similarity=similarity,
+                               extras={})
 
 
 def sibling_dialogue_files(turns: Path, kb: Path) -> list[Path]:
@@ -296,6 +314,8 @@ class Tally(BaseModel):
     n_pairs: int = 0
     hits: dict[int, int] = Field(default_factory=lambda: {k: 0 for k in KS})
     hits_excl: dict[int, int] = Field(default_factory=lambda: {k: 0 for k in KS})
+    n_new_pairs: int = 0  # gold items not mentioned earlier in the dialogue ("no repeated items")
+    hits_new: dict[int, int] = Field(default_factory=lambda: {k: 0 for k in KS})
     unmapped: int = 0
     asked: int = 0
 
@@ -310,9 +330,16 @@ class Tally(BaseModel):
             for k in KS:
                 self.hits[k] += gold in result.ranking[:k]
                 self.hits_excl[k] += gold in kept[:k]
+            if gold not in excluded:
+                self.n_new_pairs += 1
+                for k in KS:
+                    self.hits_new[k] += gold in kept[:k]
 
     def recall(self, k: int, *, excl: bool = False) -> float:
         return round((self.hits_excl if excl else self.hits)[k] / self.n_pairs, 4) if self.n_pairs else 0.0
+
+    def recall_new(self, k: int) -> float:
+        return round(self.hits_new[k] / self.n_new_pairs, 4) if self.n_new_pairs else 0.0
 
 
 def run_redial_eval(turns: Path, kb: Path, *, limit: int | None = None, folds: int = DEFAULT_FOLDS, seed: int = 7,
@@ -337,7 +364,7 @@ def run_redial_eval(turns: Path, kb: Path, *, limit: int | None = None, folds: i
                         database_url=f"sqlite:///{run_dir / 'replay.db'}")
     base = load_deps(settings, progress=progress)
     mentions = MentionIndex(base.catalog)
-    tally, prior_tally = Tally(), Tally()
+    tally, prior_tally, most_mentioned_tally = Tally(), Tally(), Tally()
     started = time.perf_counter()
     if folds:
         fold_of = assign_folds(lines, folds, seed)
@@ -356,15 +383,22 @@ def run_redial_eval(turns: Path, kb: Path, *, limit: int | None = None, folds: i
                 result = replay_line(marquee, line, mentions)
                 tally.add(result)
                 prior_tally.add(result.model_copy(update={"ranking": prior.ranking(result.mentioned)}))
+                most_mentioned_tally.add(result.model_copy(update={"ranking": prior.ranking([])}))
             log.info("fold %d/%d: %d lines scored", f + 1, folds, tally.n_lines)
     else:
         marquee = Marquee(settings, base)
+        most_rated = [i.id for i in sorted(base.catalog, key=lambda i: -i.n_ratings)[:DEEP_LIST]]
         for line in scored:
-            tally.add(replay_line(marquee, line, mentions))
+            result = replay_line(marquee, line, mentions)
+            tally.add(result)
+            most_mentioned_tally.add(result.model_copy(update={"ranking": most_rated}))
     elapsed = time.perf_counter() - started
     result: dict[str, Any] = {"n_lines": tally.n_lines, "n_pairs": tally.n_pairs}
     result.update({f"recall@{k}": tally.recall(k) for k in KS})
     result.update({f"recall_excl_mentioned@{k}": tally.recall(k, excl=True) for k in KS})
+    result.update({f"recall_new_gold@{k}": tally.recall_new(k) for k in KS})
+    result["n_new_gold_pairs"] = tally.n_new_pairs
+    result["baseline_most_mentioned"] = {f"recall@{k}": most_mentioned_tally.recall(k) for k in KS}
     result["ms_per_line"] = round(1000 * elapsed / max(1, tally.n_lines), 1)
     result.update({"folds": folds, "unmapped_gold": tally.unmapped, "asked_instead": tally.asked,
                    "skipped_lines": skipped})
@@ -377,7 +411,10 @@ def run_redial_eval(turns: Path, kb: Path, *, limit: int | None = None, folds: i
 
 def format_table(result: dict[str, Any]) -> str:
     rows = [("Marquee (this run)", tuple(result[f"recall@{k}"] for k in KS)),
-            ("Marquee, mentioned items excluded", tuple(result[f"recall_excl_mentioned@{k}"] for k in KS))]
+            ("Marquee, mentioned items excluded", tuple(result[f"recall_excl_mentioned@{k}"] for k in KS)),
+            ("Marquee, gold not mentioned before (no repeats)", tuple(result[f"recall_new_gold@{k}"] for k in KS))]
+    if "baseline_most_mentioned" in result:
+        rows.append(("most-mentioned items (learned), baseline", tuple(result["baseline_most_mentioned"][f"recall@{k}"] for k in KS)))
     if "fold_prior_only" in result:
         rows.append(("other folds' popularity + co-mention only", tuple(result["fold_prior_only"][f"recall@{k}"] for k in KS)))
     rows += [(f"{name} (published)", values) for name, values in PUBLISHED.items()]
