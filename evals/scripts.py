@@ -339,10 +339,19 @@ def check_not_in_top(specs: list[TopK], view: TurnView) -> list[str]:
     return [p for spec in specs for p in _rank_check(spec, view, wanted=False)]
 
 
+SIMILAR_GENRE_OVERLAP = 0.5  # Jaccard of the genre sets: "Crime, Drama" is not like a seven-genre sci-fi thriller
+
+
 def is_similar(item: Item, anchor: Item) -> bool:
-    """Shares a genre or a person (director, writer, star) with the anchor."""
+    """Shares a person (director, writer, star) or a viewer tag with the anchor, or most of its
+    genres (Jaccard >= 0.5). Sharing "Drama" alone is not enough: Shawshank is not like Inception."""
     people = {normalize_name(p) for p in anchor.all_people()}
-    return bool(set(item.genres) & set(anchor.genres)) or any(normalize_name(p) in people for p in item.all_people())
+    if any(normalize_name(p) in people for p in item.all_people()):
+        return True
+    if {t.lower() for t in item.tags} & {t.lower() for t in anchor.tags}:
+        return True
+    genres, theirs = set(item.genres), set(anchor.genres)
+    return bool(genres | theirs) and len(genres & theirs) / len(genres | theirs) >= SIMILAR_GENRE_OVERLAP
 
 
 def check_similar_to(spec: SimilarTo, view: TurnView) -> list[str]:
@@ -357,7 +366,8 @@ def check_similar_to(spec: SimilarTo, view: TurnView) -> list[str]:
     if share >= spec.min_share:
         return []
     unlike = [i.label for i in items if i is not None and i not in similar]
-    return [f"only {share:.0%} share a genre or person with {anchor.label} (need {spec.min_share:.0%}); unlike: {', '.join(unlike)}"]
+    return [f"only {share:.0%} share a person, a tag or most genres with {anchor.label} (need {spec.min_share:.0%}); "
+            f"unlike: {', '.join(unlike)}"]
 
 
 def check_no_repeats(wanted: bool, view: TurnView) -> list[str]:
