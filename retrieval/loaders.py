@@ -475,11 +475,15 @@ def read_movielens_imdb_ids(folder: Path) -> dict[str, str]:
 
 
 def read_redial_json(path: Path) -> dict[str, Any]:
-    """The raw ReDial KB: id -> entry. Raises CatalogError if missing or not a JSON object."""
+    """The raw ReDial-style KB: id -> entry (a JSON object, or a list of entries with ``id``).
+    Raises CatalogError if missing or neither."""
     try:
         data = json.loads(_read_text(Path(path)))
     except json.JSONDecodeError as exc:
         raise CatalogError(f"{path} is not valid JSON: {exc}") from exc
+    if isinstance(data, list):  # a list of entries, each with its own id (or numbered in order)
+        data = {str(entry.get("id", entry.get("movie_id", n))) if isinstance(entry, dict) else str(n): entry
+                for n, entry in enumerate(data)}
     if not isinstance(data, dict):
         raise CatalogError(f"{path}: expected an object of id -> movie info")
     return data
@@ -494,29 +498,54 @@ def person_names(value: Any) -> list[str]:
     return list(dict.fromkeys(" ".join(str(v).split()) for v in value if v and str(v).strip()))
 
 
+# Field names of KBs in the iEvaLM ``id2info.json`` style differ between data sets: each role
+# or fact is read from the first of these keys that an entry has.
+KB_FIELDS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "title", "movie_name", "movieName", "movie"),
+    "year": ("year", "release_year", "releaseYear", "release_date", "date"),
+    "genre": ("genre", "genres", "category", "categories"),
+    "plot": ("plot", "description", "overview", "summary", "synopsis", "storyline"),
+    "directors": ("director", "directors"),
+    "writers": ("writer", "writers", "screenplay", "screenwriter"),
+    "stars": ("star", "stars", "actor", "actors", "cast", "starring"),
+    "imdb_id": ("imdb_id", "imdbId", "imdb", "imdbID"),
+}
+
+
+def kb_field(info: dict[str, Any], fact: str) -> Any:
+    """The value of ``fact`` (a key of :data:`KB_FIELDS`) in a KB entry, whatever it is called there."""
+    for key in KB_FIELDS[fact]:
+        value = info.get(key)
+        if value not in (None, "", []):
+            return value
+    return None
+
+
 def redial_people(info: dict[str, Any]) -> dict[str, list[str]]:
-    """Role -> names of one ReDial KB entry (roles with no names are left out)."""
-    return {
-        role: names
-        for role, key in (("directors", "director"), ("writers", "writer"), ("stars", "star"))
-        if (names := person_names(info.get(key)))
-    }
+    """Role -> names of one ReDial-style KB entry (roles with no names are left out)."""
+    return {role: names for role in ("directors", "writers", "stars") if (names := person_names(kb_field(info, role)))}
 
 
 def redial_genres(info: dict[str, Any]) -> list[str]:
-    """MovieLens genre names of one ReDial KB entry."""
-    return to_movielens_genres(person_names(info.get("genre")))
+    """MovieLens genre names of one ReDial-style KB entry (a list, or one string split on | or ,)."""
+    value = kb_field(info, "genre")
+    if isinstance(value, str):
+        value = re.split(r"[|,/]", value)
+    return to_movielens_genres(person_names(value))
 
 
 def redial_item(item_id: str, info: dict[str, Any]) -> Item:
     """One ReDial KB entry as an Item (plot -> ``description``). Raises ValueError/ValidationError."""
     if not isinstance(info, dict):
         raise ValueError("entry is not an object")
-    name = info.get("name")
+    name = kb_field(info, "name")
     if not isinstance(name, str) or not name.strip():
         raise ValueError("no name")
     title, year = split_title_year(name)
-    plot = info.get("plot")
+    if year is None:
+        found = re.search(r"\b(1[89]\d\d|20\d\d)\b", str(kb_field(info, "year") or ""))
+        year = int(found.group(1)) if found else None
+    plot = kb_field(info, "plot")
     return Item(
         id=str(item_id),
         title=title,
@@ -548,7 +577,7 @@ def read_redial_imdb_ids(path: Path) -> dict[str, str]:
     data = read_redial_json(Path(path))
     links: dict[str, str] = {}
     for item_id, info in data.items():
-        imdb = normalize_imdb_id(info.get("imdb_id")) if isinstance(info, dict) else None
+        imdb = normalize_imdb_id(kb_field(info, "imdb_id")) if isinstance(info, dict) else None
         if imdb:
             links[str(item_id)] = imdb
     return links
