@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from chat.schemas import PreferenceState, PreferenceUpdate
 from prompts.english import count_word, join_words, plural
 from retrieval.catalog import Catalog, normalize_name
+from retrieval.relevance import SURPRISE
 
 FILM = ("film", "films")
 # genres that can head the phrase, as (singular, plural); the first in HEAD_ORDER heads it
@@ -162,16 +163,20 @@ def _after_noun(request: ListRequest, said: set[tuple[str, str]]) -> list[str]:
     themes = [k for k in _wanted_keywords(state) if len(k) > SHORT_KEYWORD_CHARS]
     if themes:
         words.append("about " + join_words([f"“{k}”" for k in themes]))
-    excluded = [*state.people_exclude, *(genre_word(g) for g in state.genres_exclude),
-                *(k[len("not "):] for k in state.keywords if k.startswith("not "))]
+    if SURPRISE in state.keywords:
+        words.append("off the beaten track")
+    ruled_out = [k[len("not "):] for k in state.keywords if k.startswith("not ")]
+    ruled_out = [k for k in ruled_out if not (k.endswith("s") and k[:-1] in ruled_out)]  # "sequel", "sequels"
+    excluded = [*state.people_exclude, *(genre_word(g) for g in state.genres_exclude), *ruled_out]
     if excluded:
         words.append("without " + join_words(excluded, "or"))
     return words
 
 
 def _wanted_keywords(state: PreferenceState) -> list[str]:
-    """Moods and themes asked for, oldest first ("not clowns" is said as "without clowns")."""
-    return [k for k in state.keywords if not k.startswith("not ")]
+    """Moods and themes asked for, oldest first ("not clowns" is said as "without clowns"; "surprise
+    me" as "off the beaten track")."""
+    return [k for k in state.keywords if not k.startswith("not ") and k != SURPRISE]
 
 
 def genre_word(genre: str) -> str:
