@@ -99,7 +99,7 @@ def request_kind(state: "PreferenceState", *, words: str = "") -> RequestKind:
 def weights_for(kind: RequestKind, *, visual: bool = False) -> dict[str, float]:
     weights = WEIGHTS[kind]
     if visual:
-        return {**weights, "text": VISUAL_RELEVANCE, "anchor": VISUAL_RELEVANCE}
+        return {**weights, "text": VISUAL_RELEVANCE, "anchor": VISUAL_RELEVANCE, "story": 0.0}  # the look, not the plot
     return weights
 
 

@@ -57,11 +57,15 @@ def preference_match(item: Item, state: PreferenceState) -> float:
     return hits / wanted
 
 
-CRITIQUED_AWAY = 0.5  # after "less X", an item this high on X is what made the last list X: pushed far down
+CRITIQUED_AWAY = 0.5  # after "less X" with nothing shown, an item this high on X is pushed far down
 
 
-def critique_level(item: Item, wishes: list[tuple[str, str]]) -> float:
-    """How far the item moves the way the critiques and moods ask, in about [-3, 1]."""
+def critique_level(item: Item, wishes: list[tuple[str, str]], ceilings: dict[str, float] | None = None) -> float:
+    """How far the item moves the way the critiques and moods ask, in about [-3, 1].
+
+    For "less X", an item at or above the ceiling of X (the level of the list the person just
+    saw, else :data:`CRITIQUED_AWAY`) is what made that list X: it is pushed far down, so the
+    next list's level is clearly lower."""
     if not wishes:
         return 0.0
     total = 0.0
@@ -70,8 +74,18 @@ def critique_level(item: Item, wishes: list[tuple[str, str]]) -> float:
         if direction == "more":
             total += level
         else:
-            total += -3.0 if level >= CRITIQUED_AWAY else -level
+            ceiling = (ceilings or {}).get(attribute, CRITIQUED_AWAY)
+            total += -3.0 if level >= ceiling else -level
     return total / len(wishes)
+
+
+def critique_ceilings(state: PreferenceState, deps: ToolDeps) -> dict[str, float]:
+    """For each "less" critique, the mean level of the items shown last (when some were)."""
+    shown = [item for i in state.last_shown_ids if (item := deps.catalog.get(i)) is not None]
+    if not shown:
+        return {}
+    return {c.attribute: max(-0.99, sum(attribute_level(i, c.attribute) for i in shown) / len(shown))
+            for c in state.critiques if c.direction == "less"}
 
 
 def _normalized(values: dict[str, float]) -> dict[str, float]:
@@ -80,6 +94,14 @@ def _normalized(values: dict[str, float]) -> dict[str, float]:
     low, high = min(values.values()), max(values.values())
     span = (high - low) or 1.0
     return {k: (v - low) / span for k, v in values.items()}
+
+
+def story_words(state: PreferenceState, moods: list[str]) -> str:
+    """What the request says a film is about: its free words and themes and what its moods are
+    about. Genre names are left out: "a 90s sci-fi" says nothing about a story."""
+    themes = [k for k in state.keywords if not k.startswith("not ") and k not in moods and k != "surprise"]
+    words = " ".join(dict.fromkeys(" ".join([state.query, *themes]).split()))
+    return " ".join(w for w in (words, story_sentence(moods)) if w)[:500]
 
 
 def story_relevance(ids: list[str], query: str, deps: ToolDeps) -> dict[str, float]:
@@ -101,13 +123,14 @@ def score_candidates(candidates: list[ScoredItem], state: PreferenceState, histo
     ids = [c.id for c in candidates]
     moods = moods_in(state.keywords)
     text = text_match(query, query_vector(query, deps), ids, store=deps.store, keywords=deps.keywords) if query else {}
-    story = story_relevance(ids, " ".join(w for w in (query, story_sentence(moods)) if w), deps)
+    story = story_relevance(ids, story_words(state, moods), deps)
     feedback = {**{i: 1.0 for i in state.liked_ids}, **{i: -1.0 for i in state.disliked_ids}, **history}
     cf_scores: dict[str, float] = {}
     if deps.cf is not None and feedback:
         raw = deps.cf.score(feedback)
         cf_scores = _normalized({c.id: raw.get(c.id, 0.0) for c in candidates})
     wishes = [(k.attribute, k.direction) for k in state.critiques] + mood_directions(state.keywords)
+    ceilings = critique_ceilings(state, deps)
     all_parts: dict[str, dict[str, float]] = {}
     for c in candidates:
         item = deps.catalog.get(c.id)
@@ -122,18 +145,19 @@ def score_candidates(candidates: list[ScoredItem], state: PreferenceState, histo
             "hidden": hidden_gem(item.n_ratings, item.mean_rating),
             "quality": quality(item.n_ratings, item.mean_rating),
             "mood": mood_level(item, moods),
-            "critique": critique_level(item, wishes),
+            "critique": critique_level(item, wishes, ceilings),
             "unverified": float(bool(c.unverified)),
             "cold_start": c.signals.get("cold_start", 0.0),
         }
     visual = visual or picture is not None
     kind = request_kind(state, words=query)
     weights = weights_for(kind, visual=visual)
+    for c in candidates:  # a second ranking in one turn starts afresh
+        for name in [k for k in c.signals if k.startswith("rank_")]:
+            del c.signals[name]
     fuse_modalities(candidates, all_parts, state, deps, visual=visual, picture=picture, weights=weights)
     for c in candidates:
         parts = all_parts[c.id]
-        for name in [k for k in c.signals if k.startswith("rank_")]:
-            del c.signals[name]  # a second ranking in one turn starts afresh
         c.signals.update({f"rank_{k}": v for k, v in parts.items() if v})
         c.score = sum(weights.get(k, 0.0) * v for k, v in parts.items())
     return weights
@@ -218,7 +242,7 @@ def fuse_modalities(candidates: list[ScoredItem], all_parts: dict[str, dict[str,
     for c in candidates:
         all_parts[c.id][key] = (fused[c.id] - low) / span
         for name, (weight, z) in scores.items():
-            contribution = weights[key] * weight * z.get(c.id, 0.0) / span
+            contribution = weights.get(key, 0.0) * weight * z.get(c.id, 0.0) / span
             c.signals[_contribution_key(name)] = contribution  # not in WEIGHTS: already in score units
         if c.id in image:
             similarity, ref = image[c.id]
@@ -231,8 +255,8 @@ def fuse_modalities(candidates: list[ScoredItem], all_parts: dict[str, dict[str,
         contribution = c.signals.get("rank_image", 0.0)
         if contribution <= 0:
             continue
-        parts = {k: weights[k] * v for k, v in all_parts[c.id].items() if k != key}
-        parts[key] = weights[key] * base_weight * base[c.id] / span
+        parts = {k: weights.get(k, 0.0) * v for k, v in all_parts[c.id].items() if k != key}
+        parts[key] = weights.get(key, 0.0) * base_weight * base[c.id] / span
         parts.update({name: c.signals.get(_contribution_key(name), 0.0) for name in scores if name != "image"})
         if contribution >= max(parts.values()):
             c.signals["image_led"] = 1.0
