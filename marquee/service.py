@@ -163,13 +163,16 @@ def embed_picture(deps: ToolDeps, data: bytes) -> list[float] | None:
 
 
 def attach_cold_start(deps: ToolDeps, settings: Settings) -> None:
-    """Build the cold-start ranker once when ``MARQUEE_DEMOGRAPHICS_DIR`` is set (``deps.extras["cold_start"]``).
+    """Build the cold-start ranker once (``deps.extras["cold_start"]``).
 
-    The demographics come from a MovieLens folder; the collaborative model and the items are the
-    catalog's. With an LLM endpoint configured, the imaginary histories come from the LLM
+    The demographics come from ``MARQUEE_DEMOGRAPHICS_DIR`` (an operator's MovieLens folder) when
+    set, else from the demographic taste model shipped in ``data/demo`` (``MARQUEE_DEMOGRAPHIC_MODEL``;
+    "none" turns it off). The collaborative model and the items are the catalog's. With an LLM
+    endpoint configured and a demographics folder, the imaginary histories come from the LLM
     generator (cached in the workspace), with the offline generator as its fallback.
     """
     if settings.demographics_dir is None:
+        attach_taste_model(deps, settings)
         return
     from retrieval.cold_start import build_cold_start_ranker
     from retrieval.demographics import load_movielens
@@ -192,6 +195,25 @@ def attach_cold_start(deps: ToolDeps, settings: Settings) -> None:
         ranker.generator = generator or ranker.generator
     deps.extras["cold_start"] = ranker
     log.info("cold start: demographics from %s, histories by %s", data.name, ranker.generator.name)
+
+
+def attach_taste_model(deps: ToolDeps, settings: Settings) -> None:
+    """The cold-start ranker from the shipped (or configured) taste model; nothing when it is
+    turned off or the catalog has no ratings for a collaborative model (logged)."""
+    if settings.demographic_model is None:
+        return
+    if deps.cf is None:
+        log.warning("cold start from demographics is off: the catalog has no ratings.csv for a collaborative model")
+        return
+    from retrieval.taste_model import build_taste_ranker, load_taste_model
+
+    try:
+        ranker = build_taste_ranker(load_taste_model(Path(settings.demographic_model)), deps.catalog, deps.cf)
+    except CatalogError as exc:
+        raise ConfigError(f"MARQUEE_DEMOGRAPHIC_MODEL ({settings.demographic_model}) is not usable: {exc}") from exc
+    deps.extras["cold_start"] = ranker
+    log.info("cold start: demographics from the taste model %s (%d catalog items)",
+             settings.demographic_model, len(ranker.neighbours.item_ids))
 
 
 def build_agents(settings: Settings, deps: ToolDeps) -> tuple[PreferenceParser, Planner]:

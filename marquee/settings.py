@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         description="MovieLens folder with user demographics (ML-100K u.* files, or ML-1M users.dat + ratings) "
         "for cold-start recommendations; not redistributable, so never shipped. Unset: demographics are "
         "stored but not used.",
+    )
+    demographic_model: Path | None = Field(
+        DEMO_CATALOG / "demographic_taste.npz",
+        description="The demographic taste model for cold start when MARQUEE_DEMOGRAPHICS_DIR is unset: the one "
+        "shipped in data/demo (aggregates of MovieLens 1M, see data/demo/README.md) by default; \"none\" (or an "
+        "empty value) turns cold start from demographics off.",
     )
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1")
     llm_api_key: str | None = None
@@ -141,6 +147,11 @@ class Settings(BaseSettings):
         description='Share of each precomputed modality in similarity to named titles, as JSON: {"audio": 0.2}. '
         "Default 0 (nothing measured).",
     )
+
+    @field_validator("demographic_model", mode="before")
+    @classmethod
+    def _demographic_model_off(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none", "off") else value
 
     @model_validator(mode="after")
     def _modality_settings_valid(self) -> "Settings":

@@ -1,6 +1,6 @@
 """What people in a demographic group like, as evidence a justification may cite.
 
-"People aged 25-34 who like comedies often enjoy it" is said only when the training likes show
+"Popular with people aged 25-34 who like comedies" is said only when the training likes show
 it: among the users of that group who liked at least one item of that genre, the share who
 liked this item is high (``min_share``), clearly above the share among all users who liked the
 genre (``min_lift``), and rests on enough people (``min_fans``). A group is one field of the
@@ -56,8 +56,8 @@ class GroupEvidence(BaseModel):
         return group_phrase(self.attribute, self.value)
 
     def clause(self) -> str:
-        """``people aged 25-34 who like comedies often enjoy it``."""
-        return f"{self.group_phrase()} who like {genre_phrase(self.genre)} often enjoy it"
+        """``popular with people aged 25-34 who like comedies``."""
+        return f"popular with {self.group_phrase()} who like {genre_phrase(self.genre)}"
 
 
 def group_phrase(attribute: str, value: str) -> str:

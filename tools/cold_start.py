@@ -1,7 +1,7 @@
 """Candidates for a person with little or no history, from what they told about themselves.
 
-The cold-start ranker (``retrieval.cold_start.ColdStartRanker``, in ``deps.extras["cold_start"]``
-when ``MARQUEE_DEMOGRAPHICS_DIR`` is set) scores every catalog item from the person's
+The cold-start ranker (``retrieval.cold_start.ColdStartRanker``, in ``deps.extras["cold_start"]``:
+from the shipped taste model by default, from ``MARQUEE_DEMOGRAPHICS_DIR`` when set) scores every catalog item from the person's
 demographics and their few real interactions: demographic popularity plus the collaborative
 model fed with an imaginary history, both fading as real feedback accumulates. Each candidate
 carries the signal ``cold_start`` (0..1); where the training likes show that the person's
@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from retrieval.group_taste import GroupTaste
+from retrieval.taste_model import TasteNeighbours
 from tools.base import CandidateBuffer, ScoredItem, ToolDeps, tool
 from tools.filtering import check_item
 
@@ -38,11 +39,13 @@ class ColdStartFound(BaseModel):
     used: bool = Field(description="False when no demographic model is configured or no demographics were given.")
 
 
-def group_taste(deps: ToolDeps) -> GroupTaste | None:
+def group_taste(deps: ToolDeps) -> GroupTaste | TasteNeighbours | None:
     """The group-taste evidence over the cold-start ranker's neighbours, built on first use."""
     ranker = deps.extras.get("cold_start")
     if ranker is None:
         return None
+    if isinstance(ranker.neighbours, TasteNeighbours):  # the shipped taste model carries its own evidence
+        return ranker.neighbours
     taste = deps.extras.get("cold_start_taste")
     if taste is None:
         taste = deps.extras["cold_start_taste"] = GroupTaste(ranker.neighbours, deps.catalog.items)

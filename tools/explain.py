@@ -86,7 +86,7 @@ def _cold_start_led(candidate: ScoredItem, weights: dict[str, float]) -> bool:
 
 def _group_clause(candidate: ScoredItem, item: Item, demographics: Demographics | None,
                   reasons: list[str], weights: dict[str, float]) -> str | None:
-    """"people aged 25-34 who like comedies often enjoy it": only when the cold-start signal is
+    """"popular with people aged 25-34 who like comedies": only when the cold-start signal is
     what put the item here, the training likes back it for one of the user's own groups, and
     the genre is one the item has (see ``retrieval.group_taste``)."""
     if demographics is None or not candidate.signals.get("cold_start") or not _cold_start_led(candidate, weights):
@@ -100,7 +100,7 @@ def _group_clause(candidate: ScoredItem, item: Item, demographics: Demographics 
         return None
     attribute, _, value = key.partition("=")
     reasons += [f"demographic:{key}", f"genre:{genres[0]}"]
-    return f"{group_phrase(attribute, value)} who like {genre_phrase(genres[0])} often enjoy it"
+    return f"popular with {group_phrase(attribute, value)} who like {genre_phrase(genres[0])}"
 
 
 def image_earned(candidate: ScoredItem) -> bool:
