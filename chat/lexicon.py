@@ -621,3 +621,19 @@ COMMON_WORDS: frozenset[str] = frozenset("""
     xmas ya yea yeah year years yep yes yesss yet you youd youll young your youre yourself youve
     yup zombie zombies
 """.split())
+
+# --- what was assumed about the person (cold start from demographics) ----------------------
+# "why these?": the person asks what the list rests on; the reply gives the assumed taste's gist.
+ASSUMPTION_QUESTIONS: tuple[str, ...] = (
+    "why these", "why those", "why them", "why this list", "why these ones", "why those ones",
+    "why did you pick", "why did you choose", "why did you suggest", "why did you recommend",
+    "how did you pick", "how did you choose", "what did you assume", "what do you assume",
+    "why do you think i", "why would i like",
+)
+# "not into those": the person rejects the assumed taste; later lists leave it out.
+ASSUMPTION_REJECTIONS: tuple[str, ...] = (
+    "not into those", "not into these", "not into them", "not into any of those", "not into any of these",
+    "none of those", "none of these", "not my thing", "not my taste", "not for me", "thats not me",
+    "that's not me", "not me at all", "dont assume", "don't assume", "do not assume", "stop assuming",
+    "wrong guess", "you guessed wrong",
+)

@@ -14,9 +14,11 @@ from chat.planning import PlannerResult, TurnInput
 from chat.schemas import PreferenceState, Recommendation, Reply
 from chat.state import referred_ids
 from prompts import replies
+from prompts.cold_start import ASSUMPTIONS_DROPPED, WHY_ASSUMED, WHY_FEEDBACK, WHY_NOTHING_SHOWN, WHY_REQUEST
 from prompts.english import join_words
-from prompts.headings import ListRequest, genre_word, list_heading, nothing_found
+from prompts.headings import ListRequest, films_phrase, genre_word, list_heading, nothing_found
 from tools.base import CandidateBuffer, ToolDeps
+from tools.cold_start import describe_assumed_taste
 from tools.retrieve import query_text
 from tools.registry import call_tool
 
@@ -35,6 +37,8 @@ class PolicyPlanner:
         buffer = CandidateBuffer(preferences=turn.state, history=turn.history, demographics=turn.demographics,
                                  visual=turn.update.visual or turn.update.picture is not None,
                                  picture=turn.update.picture)
+        if turn.update.assumptions == "drop" and buffer.demographics and deps.extras.get("cold_start") is not None:
+            buffer.note(ASSUMPTIONS_DROPPED)
         answer = None if turn.must_list else _answer_without_list(turn, buffer, deps)
         if answer is not None:
             return answer
@@ -46,6 +50,8 @@ def _answer_without_list(turn: TurnInput, buffer: CandidateBuffer, deps: ToolDep
     """A greeting, a reset, an answer about an item, small talk or a clarifying question; ``None``
     when the turn calls for recommendations."""
     intent = turn.update.intent
+    if turn.update.assumptions == "why":
+        return _text(why_these(turn, buffer, deps), buffer, turn)
     if intent == "greet":
         return _text(replies.WELCOME, buffer, turn, question=True)
     if intent == "reset":
@@ -77,8 +83,24 @@ def cold_start_applies(buffer: CandidateBuffer, deps: ToolDeps) -> bool:
     profile = buffer.demographics
     if profile is None or profile.is_empty() or deps.extras.get("cold_start") is None:
         return False
+    if buffer.preferences.assumptions_dropped:  # "not into those"
+        return False
     state = buffer.preferences
     return len({*buffer.history, *state.liked_ids, *state.disliked_ids}) < COLD_START_MAX_HISTORY
+
+
+def why_these(turn: TurnInput, buffer: CandidateBuffer, deps: ToolDeps) -> str:
+    """"why these?": the gist of the taste assumed from the person's demographics when it shaped
+    the list, else what the list rests on (the request, other viewers' ratings, feedback)."""
+    state = turn.state
+    if not state.last_shown_ids:
+        return WHY_NOTHING_SHOWN
+    if cold_start_applies(buffer, deps):
+        genres, eras = describe_assumed_taste(deps.extras["cold_start"], buffer.demographics)
+        return WHY_ASSUMED.substitute(profile=buffer.demographics.describe(), genres=genres, eras=eras)
+    feedback = WHY_FEEDBACK if (turn.history or state.liked_ids or state.disliked_ids) else ""
+    request = films_phrase(ListRequest(state=state, update=turn.update, catalog=deps.catalog), len(state.last_shown_ids))
+    return WHY_REQUEST.substitute(request=request, feedback=feedback)
 
 
 def gather_candidates(state: PreferenceState, deps: ToolDeps, buffer: CandidateBuffer) -> None:

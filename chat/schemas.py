@@ -62,6 +62,10 @@ class PreferenceUpdate(BaseModel):
         description="The user asks for a look (\"a poster like Se7en's\", \"a dark, gritty look\", a picture "
         "sent with the message): the image collection decides.",
     )
+    assumptions: Literal["why", "drop"] | None = Field(
+        None, description="About the taste assumed from the user's demographics: 'why' (\"why these?\": say what "
+        "the list rests on) or 'drop' (\"not into those\": leave the assumed taste out from now on).",
+    )
     picture: list[float] | None = Field(
         None, exclude=True,
         description="A picture sent with this message, embedded in the image space by the service. Never set by "
@@ -102,6 +106,9 @@ class PreferenceState(BaseModel):
     seen_ids: list[str] = Field(default_factory=list)
     shown_ids: list[str] = Field(default_factory=list, description="Every item shown in this conversation.")
     last_shown_ids: list[str] = Field(default_factory=list, description="Items of the last assistant turn, in order.")
+    assumptions_dropped: bool = Field(
+        False, description="The user set aside the taste assumed from their demographics (\"not into those\")."
+    )
 
     @property
     def excluded_ids(self) -> set[str]:

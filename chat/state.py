@@ -51,9 +51,12 @@ def merge(state: PreferenceState, update: PreferenceUpdate, catalog: Catalog) ->
     """Return the new state; ``state`` is not modified."""
     if update.intent == "reset":
         return PreferenceState(
-            liked_ids=state.liked_ids, disliked_ids=state.disliked_ids, seen_ids=state.seen_ids
+            liked_ids=state.liked_ids, disliked_ids=state.disliked_ids, seen_ids=state.seen_ids,
+            assumptions_dropped=state.assumptions_dropped,
         )
     new = state.model_copy(deep=True)
+    if update.assumptions == "drop":
+        new.assumptions_dropped = True
     if _starts_new_request(update, state):
         blank = PreferenceState()
         for name in TOPIC_FIELDS:

@@ -9,12 +9,16 @@ at least one target after their 5th interaction (the same users for every n).
 Rows: ``popularity`` (share of training users who liked an item), ``demographic_popularity``
 (the same, users weighted by profile match), ``cf`` (EASE on the revealed items only),
 ``early_fusion`` (EASE on revealed + one imaginary history), ``late_fusion`` (several imaginary
-histories, standardised scores averaged), ``marquee`` (:class:`retrieval.cold_start.ColdStartRanker`,
-what the app serves). The fusion weights and the policy are tuned by 3-fold cross-validation
-over the training users, never on the test users. When an LLM endpoint is configured (the
-``settings`` passed in; ``main`` reads the environment), ``early_fusion_llm`` and
+histories, standardised scores averaged) — their weights tuned by 3-fold cross-validation over
+the training users, never on the test users — and two rows that run the app's own turn over the
+data set served as the catalog (``evals/cold_start_app.py``: the rule parser, the policy planner
+and its tools with the app's weights, filters, diversity and default ``ColdStartPolicy``):
+``marquee`` (demographics from the training users, as ``MARQUEE_DEMOGRAPHICS_DIR`` gives them)
+and ``shipped`` (the taste model shipped in ``data/demo``, built from MovieLens 1M; on ML-100K a
+different data set, so it shows whether the model generalises). When an LLM endpoint is
+configured (the ``settings`` passed in; ``main`` reads the environment), ``early_fusion_llm`` and
 ``late_fusion_llm`` use the LLM generator's histories with the same tuned weights, and
-``marquee`` uses it too, as the app does.
+``marquee`` uses it too, as the app does. ``notes`` says when a row could not be measured.
 
 DIR: an ML-100K folder (``u.user``, ``u.data``, ``u.item``), or ML-1M as ``ml-1m-meta`` (ratings
 found in it or in a sibling ``ml-1m-ratings-sample``) or ``ml-1m-ratings-sample`` (metadata from a
@@ -36,6 +40,7 @@ from typing import Sequence
 
 import numpy as np
 
+from evals.cold_start_app import score_app_rows
 from evals.ranking_metrics import ndcg_and_recall
 from marquee.settings import Settings
 from retrieval.catalog import Catalog
@@ -49,7 +54,8 @@ from retrieval.demographics import DemographicDataset, Demographics, load_moviel
 logger = logging.getLogger(__name__)
 
 REVEAL = (0, 1, 3, 5)
-METHODS = ("popularity", "demographic_popularity", "cf", "early_fusion", "late_fusion", "marquee")
+METHODS = ("popularity", "demographic_popularity", "cf", "early_fusion", "late_fusion", "marquee", "shipped")
+RESEARCH_METHODS = METHODS[:5]  # scored here; marquee and shipped go through the app (evals/cold_start_app.py)
 LLM_METHODS = ("early_fusion_llm", "late_fusion_llm")  # only with an LLM endpoint configured
 IMAGINARY_GRID = {"imaginary_initial": (0.25, 0.5, 1.0, 2.0), "imaginary_half_life": (1.0, 3.0, 10.0)}
 POPULARITY_STRENGTHS = (1.0, 2.0, 3.0, 6.0)
@@ -254,13 +260,11 @@ def llm_ranker(fold: Fold, data: DemographicDataset, policy: ColdStartPolicy, se
 
 
 def score_fold(fold: Fold, policy: ColdStartPolicy, early: dict, reveal: Sequence[int],
-               llm: ColdStartRanker | None = None) -> dict:
-    """The result rows on ``fold``; ``marquee`` goes through :meth:`ColdStartRanker.scores`, as the app does
-    (with the LLM generator when ``llm`` is given, which also adds the ``*_llm`` rows)."""
-    comp = compute_components(fold, reveal, policy.low_rating_weight)
-    results: dict[str, dict[str, dict[str, float]]] = {m: {} for m in METHODS + (LLM_METHODS if llm else ())}
+               llm: ColdStartRanker | None = None, comp: dict | None = None) -> dict:
+    """The research rows on ``fold`` (with the ``*_llm`` rows when ``llm`` is given)."""
+    comp = comp or compute_components(fold, reveal, policy.low_rating_weight)
+    results: dict[str, dict[str, dict[str, float]]] = {m: {} for m in RESEARCH_METHODS + (LLM_METHODS if llm else ())}
     users = len(fold.cases)
-    served = llm or fold.ranker
     llm_variants = np.stack([llm.imaginary_part(case.profile)[1] for case in fold.cases]) if llm and users else None
     for n in reveal:
         part = comp["n"][n]
@@ -272,8 +276,6 @@ def score_fold(fold: Fold, policy: ColdStartPolicy, early: dict, reveal: Sequenc
             "cf": part["real"],
             "early_fusion": part["real"] + schedule * comp["variants"][:, 0],
             "late_fusion": late_fusion(part["real"], comp["variants"], w),
-            "marquee": np.stack([served.scores(case.profile, case.revealed(n, policy.low_rating_weight))
-                                 for case in fold.cases]) if users else part["real"],
         }
         if llm_variants is not None:
             rows["early_fusion_llm"] = part["real"] + schedule * llm_variants[:, 0]
@@ -311,16 +313,22 @@ def evaluate_cold_start(movielens_dir: Path, seed: int = 7, *, reveal: Sequence[
     if not test_fold.cases:
         raise ValueError(f"{data.name}: no test user has a positive after {max(reveal)} interactions")
     llm = llm_ranker(test_fold, data, policy, settings, seed)
-    results = score_fold(test_fold, policy, early, reveal, llm)
+    comp = compute_components(test_fold, reveal, policy.low_rating_weight)
+    results = score_fold(test_fold, policy, early, reveal, llm, comp)
     if llm is not None:
         logger.info("LLM generator: %d requests, %d histories cached", llm.generator.calls, len(llm.generator.cache))
+    app_rows, notes = score_app_rows(data, train, test_fold.cases, comp, test_fold.ranker.universe, settings, _metrics)
+    results = {m: results[m] for m in RESEARCH_METHODS} | app_rows | {m: results[m] for m in LLM_METHODS if m in results}
     result = {"dataset": data.name, "users": len(test_fold.cases), "results": results}
+    if notes:
+        result["notes"] = notes
     return ColdStartReport(result, policy, early, time.perf_counter() - started)
 
 
 def run_cold_start_eval(movielens_dir: Path | str, seed: int = 7, *, settings: Settings | None = None) -> dict:
     """``{"dataset", "users", "results": {method: {n: {"ndcg@10", "recall@20"}}}}`` for DIR
-    (with ``early_fusion_llm``/``late_fusion_llm`` when ``settings`` configure an LLM endpoint)."""
+    (with ``early_fusion_llm``/``late_fusion_llm`` when ``settings`` configure an LLM endpoint, and
+    ``"notes"`` when a row could not be measured or is not held out)."""
     return evaluate_cold_start(Path(movielens_dir), seed, settings=settings).result
 
 
@@ -333,6 +341,7 @@ def format_table(result: dict) -> str:
     for method, by_n in results.items():
         lines.append(f"{method:<24}" + "".join(
             f"{by_n[n]['ndcg@10']:>15.4f}{by_n[n]['recall@20']:>11.4f}" for n in ns))
+    lines += [f"note: {note}" for note in result.get("notes", [])]
     return "\n".join(lines)
 
 

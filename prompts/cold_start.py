@@ -111,3 +111,18 @@ def demographics_note(note: str) -> str:
     """A validation note (``age -3 ignored: ...``) as a sentence for the person."""
     note = note.strip()
     return (note[:1].upper() + note[1:]).rstrip(".") + "."
+
+# --- what was assumed, when the person asks ("why these?") or sets it aside ("not into those") ---
+
+WHY_ASSUMED = Template(
+    "I started from the taste of people like you ($profile): the viewing history I imagined for you is "
+    "mostly $genres, from the $eras. Your own likes and dislikes count for more with each one you give. "
+    "Not you? Say “not into those” and I'll leave that guess out."
+)
+WHY_REQUEST = Template("They're $request, picked among those other viewers rated best$feedback.")
+WHY_NOTHING_SHOWN = "I haven't recommended anything yet: tell me what you feel like watching."
+WHY_FEEDBACK = ", weighed with what you liked and disliked"
+ASSUMPTIONS_DROPPED = (
+    "I've left out the taste I assumed from what you told me about yourself: these come from your words and "
+    "what you liked, or else from what most viewers enjoy."
+)

@@ -12,11 +12,13 @@ demographic group favours the item (``retrieval.group_taste``), also ``group:<at
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from retrieval.group_taste import GroupTaste
+from retrieval.demographics import Demographics
+from retrieval.group_taste import GroupTaste, genre_phrase
 from retrieval.taste_model import TasteNeighbours
 from tools.base import CandidateBuffer, ScoredItem, ToolDeps, tool
 from tools.filtering import check_item
@@ -96,3 +98,22 @@ def cold_start_items(args: ColdStartArgs, *, deps: ToolDeps, buffer: CandidateBu
     buffer.add(found)
     return ColdStartFound(found=len(found), top=[i for i, _ in picks[:10]],
                           groups={i: e.key for i, e in evidence.items()}, used=True)
+
+
+def assumed_taste(ranker, profile: Demographics, *, genres: int = 3, eras: int = 2) -> tuple[list[str], list[str]]:
+    """The gist of the imaginary history assumed for ``profile``: its most frequent genres and
+    eras (over every late-fusion variant), most frequent first."""
+    histories = ranker.imaginary_part(profile)[2]
+    genre_counts = Counter(g for h in histories for item in h.items for g in item.genres)
+    era_counts = Counter(item.era for h in histories for item in h.items if item.era)
+    return [g for g, _ in genre_counts.most_common(genres)], [e for e, _ in era_counts.most_common(eras)]
+
+
+def describe_assumed_taste(ranker, profile: Demographics) -> tuple[str, str]:
+    """``("comedies, dramas and thrillers", "1990s and 1980s")`` for the reply text."""
+    genres, eras = assumed_taste(ranker, profile)
+
+    def join(words: list[str]) -> str:
+        return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1] if words else ""
+
+    return join([genre_phrase(g) for g in genres]) or "films of every kind", join(eras) or "every decade"

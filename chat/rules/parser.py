@@ -10,6 +10,7 @@ import logging
 
 from chat import lexicon as lx
 from chat.parser import ParseContext, TitleIndex
+from chat.rules.assumptions import apply_assumption_cue
 from chat.rules.names import find_titles_and_people
 from chat.rules.negation import negator_words
 from chat.rules.people import PeopleIndex
@@ -85,4 +86,4 @@ class RuleParser:
         if update.intent in ("recommend", "refine") and reads_visual(u):
             update.visual = True
             update.query = without_visual_cues(update.query)
-        return update
+        return apply_assumption_cue(update, u.text, shown=bool(u.shown))
