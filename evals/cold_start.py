@@ -317,7 +317,8 @@ def evaluate_cold_start(movielens_dir: Path, seed: int = 7, *, reveal: Sequence[
     results = score_fold(test_fold, policy, early, reveal, llm, comp)
     if llm is not None:
         logger.info("LLM generator: %d requests, %d histories cached", llm.generator.calls, len(llm.generator.cache))
-    app_rows, notes = score_app_rows(data, train, test_fold.cases, comp, test_fold.ranker.universe, settings, _metrics)
+    app_rows, notes = score_app_rows(data, train, test_fold.cases, comp, test_fold.ranker.universe, settings, _metrics,
+                                     generator=llm.generator if llm is not None else None)
     results = {m: results[m] for m in RESEARCH_METHODS} | app_rows | {m: results[m] for m in LLM_METHODS if m in results}
     result = {"dataset": data.name, "users": len(test_fold.cases), "results": results}
     if notes:

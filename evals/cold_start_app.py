@@ -125,23 +125,18 @@ def open_app_path(data: DemographicDataset, train: Sequence[str], settings: Sett
     return AppPath(load_deps(served, progress=False))
 
 
-def app_rankers(path: AppPath, data: DemographicDataset, train: Sequence[str], settings: Settings | None) -> dict:
-    """``marquee``: demographics from the training users; ``shipped``: the shipped taste model
-    (absent, with a note, when none of its items is in the data set)."""
+def app_rankers(path: AppPath, data: DemographicDataset, train: Sequence[str], settings: Settings | None,
+                generator=None) -> dict:
+    """``marquee``: demographics from the training users (histories by ``generator`` when given,
+    e.g. the eval's LLM generator, as the app uses one with an endpoint); ``shipped``: the shipped
+    taste model (absent, with a note, when none of its items is in the data set)."""
     from marquee.errors import CatalogError
     from retrieval.taste_model import build_taste_ranker, load_taste_model
 
     catalog, cf = path.deps.catalog, path.deps.cf
     rankers: dict = {"marquee": build_cold_start_ranker(training_part(data, train), catalog, cf)}
-    if settings is not None and settings.llm_enabled:
-        from retrieval.llm_history import HistoryVocabulary, build_llm_generator
-
-        ranker = rankers["marquee"]
-        generator = build_llm_generator(
-            settings, neighbours=ranker.neighbours, profiles={u: data.users[u] for u in train if u in data.users},
-            items=catalog.items, vocabulary=HistoryVocabulary(catalog), fallback=ranker.generator,
-            cache_path=settings.workspace / "cache" / f"cold_start_eval_app_{data.name}.json")
-        ranker.generator = generator or ranker.generator
+    if generator is not None:
+        rankers["marquee"].generator = generator
     model_path = (settings.demographic_model if settings is not None else None) or DEMO_CATALOG / "demographic_taste.npz"
     notes = []
     try:
@@ -156,12 +151,12 @@ def app_rankers(path: AppPath, data: DemographicDataset, train: Sequence[str], s
 
 
 def score_app_rows(data: DemographicDataset, train: Sequence[str], cases, components: dict, universe: Sequence[str],
-                   settings: Settings | None, metrics) -> tuple[dict, list[str]]:
+                   settings: Settings | None, metrics, generator=None) -> tuple[dict, list[str]]:
     """Rows ``marquee`` and ``shipped`` (when measurable) by n, with ``metrics(scores, part)``."""
     index = {item: k for k, item in enumerate(universe)}
     with tempfile.TemporaryDirectory(prefix="marquee-cold-start-") as tmp:
         path = open_app_path(data, train, settings, Path(tmp))
-        built = app_rankers(path, data, train, settings)
+        built = app_rankers(path, data, train, settings, generator)
         rows: dict[str, dict] = {}
         for method, ranker in built["rankers"].items():
             rows[method] = {}
