@@ -50,8 +50,8 @@ class Settings(BaseSettings):
     demographics_dir: Path | None = Field(
         None,
         description="MovieLens folder with user demographics (ML-100K u.* files, or ML-1M users.dat + ratings) "
-        "for cold-start recommendations; not redistributable, so never shipped. Unset: demographics are "
-        "stored but not used.",
+        "for cold-start recommendations; not redistributable, so never shipped. Unset: the demographic taste "
+        "model (MARQUEE_DEMOGRAPHIC_MODEL) is used.",
     )
     demographic_model: Path | None = Field(
         DEMO_CATALOG / "demographic_taste.npz",
