@@ -33,7 +33,7 @@ from tools.retrieve import ImageReference, image_references, query_text, query_v
 # the general CF part then weighs less. Chosen on ML-100K validation users (151 drawn from the
 # training users, seed 8; the app path of `marquee eval cold-start`, row marquee): mean NDCG@10 over
 # n = 0, 1, 3, 5 of .4164 at cf 0, .4217 at 0.15, .4197 at 0.3, .4148 at 0.45, .4133 at 0.6 (the
-# shipped row: .4060, .4083, .4065, .4038, .4031; evals/REPORT.md §6).
+# shipped row: .4061, .4083, .4069, .4038, .4031; evals/REPORT.md §6).
 COLD_START_CF = 0.15
 MUCH_ALIKE_Z = 0.5  # a poster "looks much like" the reference only this far (in std) above the candidates' mean
 
