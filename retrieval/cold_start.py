@@ -264,12 +264,15 @@ class AttributeMatcher:
         (shared by the copies :meth:`with_prior` makes); the prior is added per call.
         """
         keys = [(tuple(i.genres), i.era, tuple(i.keywords)) for i in imaginary]
-        missing = {key: item for key, item in zip(keys, imaginary) if key not in self._rows}
+        found = {key: self._rows.get(key) for key in keys}  # read once: another turn may clear the cache
+        missing = {key: item for key, item in zip(keys, imaginary) if found[key] is None}
         if missing:
-            if len(self._rows) + len(missing) > self._max_rows:
+            computed = dict(zip(missing, self._attribute_scores(list(missing.values()))))
+            if len(self._rows) + len(computed) > self._max_rows:
                 self._rows.clear()
-            self._rows.update(zip(missing, self._attribute_scores(list(missing.values()))))
-        rows = np.stack([self._rows[key] for key in keys]) if keys else np.zeros((0, len(self.ids)), np.float32)
+            self._rows.update(computed)
+            found.update(computed)
+        rows = np.stack([found[key] for key in keys]) if keys else np.zeros((0, len(self.ids)), np.float32)
         return rows + self.prior_weight * self.prior[None, :]
 
     def _attribute_scores(self, imaginary: Sequence[ImaginaryItem]) -> np.ndarray:
