@@ -175,3 +175,20 @@ def test_the_model_can_be_turned_off(monkeypatch):
     assert Settings().demographic_model is None
     monkeypatch.setenv("MARQUEE_DEMOGRAPHIC_MODEL", "")
     assert Settings().demographic_model is None
+
+
+@pytest.mark.parametrize("text, cue", [
+    ("why these?", "why"), ("Why did you pick these ones?", "why"), ("what did you assume about me", "why"),
+    ("not into those", "drop"), ("None of these, sorry", "drop"), ("that’s not me", "drop"),
+    ("why not a comedy?", None), ("something like those", None), ("a thriller, not too long", None),
+])
+def test_the_rule_parser_reads_questions_about_and_rejections_of_the_assumed_taste(demo_deps, text, cue):
+    from chat.parser import ParseContext
+    from chat.rule_parser import RuleParser
+
+    shown = [demo_deps.catalog.get(i) for i in ("1", "2", "3")]
+    update = RuleParser(demo_deps.catalog).parse(text, ParseContext(shown=shown))
+    assert update.assumptions == cue
+    if cue is not None:
+        assert update.refers_to_shown == []  # "none of these" does not ask for more like them
+        assert update.intent == ("other" if cue == "why" else "refine")
