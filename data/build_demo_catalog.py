@@ -345,6 +345,20 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+TASTE_SECTION = "## The demographic taste model"  # written by data/build_taste_model.py's maintainer: kept
+
+
+def with_kept_section(text: str, old_readme: Path, heading: str, before: str = "## Licenses and citations") -> str:
+    """``text`` with the section of the old README that starts at ``heading`` kept (inserted before ``before``)."""
+    old = old_readme.read_text(encoding="utf-8") if old_readme.is_file() else ""
+    start = old.find(heading)
+    if start < 0 or before not in text:
+        return text
+    end = old.find("\n## ", start + len(heading))
+    section = old[start:] if end < 0 else old[start:end + 1]
+    return text.replace(before, section.rstrip("\n") + "\n\n" + before, 1)
+
+
 def readme_text(stats: JoinStats, command: str, inputs: dict[str, str], sizes: dict[str, int]) -> str:
     """The demo catalog's README, with the figures this run measured."""
     pct = lambda n: f"{n:,} ({100 * n / stats.items:.1f}%)"  # noqa: E731
@@ -473,7 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python data/build_demo_catalog.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )
-    (out / "README.md").write_text(readme_text(stats, command, inputs, sizes), encoding="utf-8")
+    text = with_kept_section(readme_text(stats, command, inputs, sizes), out / "README.md", TASTE_SECTION)
+    (out / "README.md").write_text(text, encoding="utf-8")
     for problem in stats.skipped:
         logger.warning("skipped: %s", problem)
     print(
