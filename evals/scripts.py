@@ -216,6 +216,8 @@ class TurnView(BaseModel):
     latency_ms: float
     shown_before: list[str] = Field(description="Ids shown earlier in the dialogue, oldest first.")
     previous: list[str] = Field(description="Ids of the last earlier turn that showed items.")
+    demographics: Any = Field(None, description="The user's validated demographics, if given (a "
+                              "retrieval.demographics.Demographics; cited groups must be theirs).")
 
     def item(self, card: Recommendation) -> Item | None:
         return self.catalog.get(card.id)
@@ -380,7 +382,8 @@ def check_grounded(wanted: bool, view: TurnView) -> list[str]:
 
     if not wanted:
         return []
-    return [f"{card.title}: {err}" for card in view.items for err in grounding_errors(card, view.catalog)]
+    return [f"{card.title}: {err}" for card in view.items
+            for err in grounding_errors(card, view.catalog, demographics=view.demographics)]
 
 
 def check_latency(bound: float, view: TurnView) -> list[str]:
@@ -494,7 +497,8 @@ def run_dialogue(marquee: Any, dialogue: Dialogue, report: ScriptReport) -> None
             continue
         items = result.reply.items
         view = TurnView(catalog=catalog, items=items, question=result.reply.question, text=result.reply.text,
-                        latency_ms=latency, shown_before=list(shown), previous=list(previous))
+                        latency_ms=latency, shown_before=list(shown), previous=list(previous),
+                        demographics=marquee.demographics(conversation))
         expect = _expectations_for(turn, dialogue, bool(items))
         for name in expect.names():
             report.expectations += 1
