@@ -327,9 +327,9 @@ def add_client_api(marquee: Marquee, guard: Guard) -> None:
 
 CSS = """
 #mq-title h2 {margin: 0; font-size: 1.25rem}
-#mq-chat .bot-row .flex-wrap, #mq-chat .bot-row .message {max-width: 100%}
+#mq-chat .bot-row, #mq-chat .bot-row .flex-wrap, #mq-chat .bot-row .message {max-width: 100% !important}
 #mq-chat .mq-cards {list-style: none; margin: 10px 0 0; padding: 0; display: grid; gap: 10px;
-  grid-template-columns: repeat(auto-fill, minmax(230px, 1fr))}
+  grid-template-columns: repeat(auto-fill, minmax(300px, 1fr))}
 #mq-chat .mq-card {display: flex; gap: 10px; margin: 0; padding: 10px; border: 1px solid var(--border-color-primary);
   border-radius: 10px; background: var(--background-fill-primary); min-width: 0}
 #mq-chat .mq-card::marker {content: none}
@@ -359,7 +359,8 @@ CSS = """
 #mq-tools {justify-content: flex-end; gap: 8px}
 #mq-tools button {flex: none}
 @media (max-width: 640px) {
-  .gradio-container {padding-left: 8px !important; padding-right: 8px !important}
+  .gradio-container .main {padding-left: 8px !important; padding-right: 8px !important}
+  #mq-chat .message-row {margin-left: 2px !important; margin-right: 2px !important}
   #mq-chat .mq-act {padding: 3px 7px; gap: 3px}
   #mq-chat .mq-actions {gap: 4px}
   #mq-chat .mq-cards {grid-template-columns: 1fr; gap: 8px}
