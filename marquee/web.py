@@ -40,9 +40,9 @@ from marquee.api_models import (
 from marquee.errors import BadInput, ConfigError, LLMError, MarqueeError, NotFound
 from marquee.ingest import image_roots
 from marquee.doors import Guard
-from marquee.security import KEY_HEADER, ApiError, RequestGuard, check_owner
 from marquee.rate_limits import make_rate_limiter
-from marquee.service import Marquee, clean_utterance
+from marquee.security import KEY_HEADER, ApiError, RequestGuard, check_owner
+from marquee.service import Marquee, check_request_key, clean_utterance
 from marquee.settings import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -266,6 +266,7 @@ def api_router(marquee: Marquee, settings: Settings, guard: Guard) -> APIRouter:
                              key: str = Depends(site_key), idempotency_key: str | None = retry_key) -> StreamingResponse:
         await run_in_threadpool(owned, conversation_id, key)
         clean_utterance(body.text, max_chars=settings.max_utterance_chars)  # bad input: a 400, not a stream
+        check_request_key(idempotency_key)
         picture = decode_picture(body.image)
         if picture is not None:
             from retrieval.images import load_image_bytes
