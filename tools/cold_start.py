@@ -43,9 +43,10 @@ def group_taste(deps: ToolDeps) -> GroupTaste | None:
     ranker = deps.extras.get("cold_start")
     if ranker is None:
         return None
-    taste = deps.extras.get("cold_start_taste")
-    if taste is None:
-        taste = deps.extras["cold_start_taste"] = GroupTaste(ranker.neighbours, deps.catalog.items)
+    with deps.lock:
+        taste = deps.extras.get("cold_start_taste")
+        if taste is None:
+            taste = deps.extras["cold_start_taste"] = GroupTaste(ranker.neighbours, deps.catalog.items)
     return taste
 
 
