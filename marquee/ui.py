@@ -325,6 +325,8 @@ def add_client_api(marquee: Marquee, guard: Guard) -> None:
     gr.api(api_reset, api_name="reset")
 
 
+# Gradio scopes CSS to its content; the page's own side padding is set from <head> instead.
+HEAD = "<style>@media (max-width: 640px) {.gradio-container .main.app {padding-left: 8px; padding-right: 8px}}</style>"
 CSS = """
 #mq-title h2 {margin: 0; font-size: 1.25rem}
 #mq-chat .bot-row, #mq-chat .bot-row .flex-wrap, #mq-chat .bot-row .message {max-width: 100% !important}
@@ -339,11 +341,12 @@ CSS = """
 #mq-chat .mq-body h4 {margin: 0; font-size: 0.98rem; line-height: 1.3; overflow-wrap: anywhere}
 #mq-chat .mq-num {display: inline-block; min-width: 1.4em; padding: 0 4px; margin-right: 2px; border-radius: 6px;
   font-size: 0.8rem; text-align: center; background: var(--color-accent-soft); color: var(--body-text-color)}
-#mq-chat .mq-meta {margin: 0; font-size: 0.82rem; color: var(--body-text-color-subdued); overflow-wrap: anywhere}
+#mq-chat .mq-meta {margin: 0; font-size: 0.82rem; color: var(--body-text-color); opacity: 0.75; overflow-wrap: anywhere}
 #mq-chat .mq-why {margin: 0; font-size: 0.88rem; overflow-wrap: anywhere}
-#mq-chat .mq-note {margin: 4px 0 0; font-size: 0.82rem; font-style: italic; color: var(--body-text-color-subdued)}
+#mq-chat .mq-note {margin: 4px 0 0; font-size: 0.82rem; font-style: italic; color: var(--body-text-color); opacity: 0.75}
 #mq-chat .mq-actions {display: flex; flex-wrap: wrap; gap: 6px; margin-top: auto; padding-top: 4px}
-#mq-chat .mq-act {display: inline-flex; align-items: center; gap: 4px; padding: 3px 9px; font-size: 0.8rem;
+#mq-chat .mq-act {display: inline-flex; align-items: center; gap: 4px; height: 28px; box-sizing: border-box;
+  margin: 0; padding: 0 10px; font-size: 0.8rem;
   line-height: 1.4; border: 1px solid var(--border-color-primary); border-radius: 999px; cursor: pointer;
   background: var(--background-fill-primary); color: var(--body-text-color)}
 #mq-chat .mq-act:hover {border-color: var(--color-accent)}
@@ -359,9 +362,8 @@ CSS = """
 #mq-tools {justify-content: flex-end; gap: 8px}
 #mq-tools button {flex: none}
 @media (max-width: 640px) {
-  .gradio-container .main {padding-left: 8px !important; padding-right: 8px !important}
   #mq-chat .message-row {margin-left: 2px !important; margin-right: 2px !important}
-  #mq-chat .mq-act {padding: 3px 7px; gap: 3px}
+  #mq-chat .mq-act {padding: 0 8px; gap: 3px}
   #mq-chat .mq-actions {gap: 4px}
   #mq-chat .mq-cards {grid-template-columns: 1fr; gap: 8px}
   #mq-chat .mq-poster {width: 48px; height: 72px}

@@ -426,12 +426,12 @@ def mount_ui(app: FastAPI, marquee: Marquee, settings: Settings, guard: Guard) -
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
-    from marquee.ui import CSS, build_ui
+    from marquee.ui import CSS, HEAD, build_ui
 
     auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_auth else None
     blocks = build_ui(marquee, guard).queue(default_concurrency_limit=8)
     picture_limit = max(settings.max_body_bytes, settings.max_picture_body_bytes)
-    gr.mount_gradio_app(app, blocks, path="/", auth=auth, css=CSS, show_error=False, ssr_mode=False,
+    gr.mount_gradio_app(app, blocks, path="/", auth=auth, css=CSS, head=HEAD, show_error=False, ssr_mode=False,
                         max_file_size=picture_limit)
 
 
