@@ -264,7 +264,7 @@ def build_ui(marquee: Marquee, guard: Guard) -> gr.Blocks:
                                    "to find ones that look like it", submit_btn="Send", max_lines=4)
         with gr.Row(elem_id="mq-tools"):
             options_button = gr.Button("About you & your data", size="sm", elem_id="mq-open-options", min_width=100)
-            reset_button = gr.Button("Start over", size="sm", elem_id="mq-reset", min_width=100)
+            reset_button = gr.Button("Reset", size="sm", elem_id="mq-reset", min_width=100)
         bridge = gr.HTML("", js_on_load=BRIDGE_JS, elem_id="mq-bridge", visible="hidden")
 
         private = {"api_visibility": "private"}

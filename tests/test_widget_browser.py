@@ -304,7 +304,7 @@ def test_gradio_ui_on_a_phone(browser, site_marquee):
         assert all(b["y"] + b["height"] <= card["y"] + card["height"] for b in
                    (buttons.nth(i).bounding_box() for i in range(3)))
         screenshot(page, "gradio-phone.png")
-        page.get_by_role("button", name="Start over").click()
+        page.get_by_role("button", name="Reset", exact=True).click()
         expect(cards_in_transcript(page)).to_have_count(0, timeout=30_000)
         expect(page.locator("#mq-chat")).to_contain_text("cleared")
         screenshot(page, "gradio-phone-start-over.png")
