@@ -17,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if "requestkey" in sa.inspect(op.get_bind()).get_table_names():
+        return  # made by create_all before migrations existed (adopted at 0001): already here
     op.create_table(
         "requestkey",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
