@@ -9,13 +9,15 @@ after its previous response.
 from __future__ import annotations
 
 import asyncio
+import os
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 
 class HeaderTimeoutH11Protocol(H11Protocol):
-    header_timeout_s: float = 10.0
+    # set by marquee.web.uvicorn_options; worker processes read the exported setting
+    header_timeout_s: float = float(os.environ.get("MARQUEE_HTTP_HEADER_TIMEOUT_S", "10"))
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
