@@ -7,19 +7,64 @@ being silently ignored. Responses carry only what a caller needs to render a cha
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chat.schemas import FeedbackKind
+from marquee.errors import BadInput
+
+if TYPE_CHECKING:
+    from marquee.service import TurnResult
 
 API_PREFIX = "/api/v1"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def item_image_url(item_id: str, base_url: str = "") -> str:
     """Where the API serves an item's poster file (``GET /api/v1/items/{id}/image``)."""
     return f"{base_url}{API_PREFIX}/items/{quote(item_id, safe='')}/image"
+
+
+def image_url(item_id: str, image: str | None) -> str | None:
+    """A card's poster as a browser loads it: http(s) as is, a local file through the API (never its path)."""
+    if not image:
+        return None
+    return image if image.startswith(("http://", "https://")) else item_image_url(item_id)
+
+
+def result_json(result: "TurnResult") -> dict:
+    """The JSON shape shared by ``marquee recommend --json`` and the Gradio API."""
+    return {
+        "conversation": result.conversation_id,
+        "reply": result.reply.text,
+        "question": result.reply.question,
+        "notes": result.reply.notes,
+        "items": [
+            {"id": c.id, "title": c.title, "year": c.year, "genres": c.genres, "people": c.people,
+             "image": image_url(c.id, c.image), "why": c.why}
+            for c in result.reply.items
+        ],
+    }
+
+
+def decode_picture(data: str | None) -> bytes | None:
+    """The bytes of a base64 picture field (``data:`` URL prefix allowed); ``BadInput`` when it is not base64."""
+    import base64
+    import binascii
+
+    if data is None:
+        return None
+    text = data.strip()
+    if text.startswith("data:"):
+        header, _, text = text.partition(",")
+        if ";base64" not in header:
+            raise BadInput("the image must be base64-encoded (data:image/...;base64,...)")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadInput("the image is not valid base64") from exc
 
 ErrorCode = Literal[
     "validation_error",        # 422: a field is missing, of the wrong type or out of bounds

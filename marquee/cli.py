@@ -132,7 +132,7 @@ def recommend(
 ) -> None:
     """One turn, in-process: print the reply and the items. --age, --gender and --occupation
     personalise a new conversation's first list (with MARQUEE_DEMOGRAPHICS_DIR set)."""
-    from app import result_json
+    from marquee.api_models import result_json
     from marquee.service import GivenDemographics, Marquee
 
     given = [v for v in (age, gender, occupation) if v is not None]
@@ -203,6 +203,31 @@ def db_upgrade(
         engine.dispose()
     except MarqueeError as exc:
         _fail(str(exc))
+
+
+users_app = typer.Typer(help="Operators: people's stored data.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("delete")
+def delete_user(
+    user_id: str = typer.Argument(..., help="The user's id (the UI shows it under Options > Your data; the API "
+                                  "returns it as user_id)."),
+    workspace: Optional[Path] = WorkspaceOpt,
+) -> None:
+    """Delete a user with their demographics, conversations, messages, tool calls and feedback."""
+    from sqlmodel import Session
+
+    from marquee import db
+
+    engine = db.make_engine(_settings(workspace).resolved_database_url)
+    try:
+        with Session(engine) as session:
+            counts = db.user_footprint(session, user_id)
+            db.delete_user(session, user_id)
+    except MarqueeError as exc:
+        _fail(str(exc), code=1)
+    typer.echo(f"deleted user {user_id}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
 def _register_suites() -> None:

@@ -91,6 +91,19 @@ class ToolCall(SQLModel, table=True):
     result: str
 
 
+class RequestKey(SQLModel, table=True):
+    """An ``Idempotency-Key`` a client sent with a message or feedback: a retry finds the stored
+    turn (or feedback) here instead of storing it twice."""
+
+    __table_args__ = (UniqueConstraint("conversation_id", "key", name="uq_requestkey_conversation_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(foreign_key="conversation.id", index=True)
+    key: str = Field(max_length=200)
+    fingerprint: str = Field(max_length=64, description="sha256 of what was sent, to refuse a reused key.")
+    turn_id: int | None = Field(default=None, foreign_key="turn.id")
+    created_at: datetime = _timestamp()
+
+
 class Feedback(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: str = Field(foreign_key="conversation.id", index=True)
@@ -139,6 +152,7 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten in the file, not left in free pages
     cursor.close()
 
 
@@ -188,8 +202,9 @@ def save_state(session: Session, *, conversation: Conversation, state: Preferenc
 def add_turn(
     session: Session, *, conversation: Conversation, utterance: str, parsed: str, reply: Reply,
     tool_calls: list[dict], parser: str, planner: str, latency_ms: float, state: PreferenceState,
+    request: RequestKey | None = None,
 ) -> Turn:
-    """Store one exchange, its tool calls and the new state in one transaction.
+    """Store one exchange, its tool calls, the new state and the request's idempotency key in one transaction.
 
     Its position follows the last stored one; call it with the conversation locked
     (:func:`lock_conversation`) so that no other process adds a turn in between.
@@ -207,6 +222,9 @@ def add_turn(
             turn_id=turn.id, position=index, tool=call["tool"],
             args=json.dumps(call["args"], default=str), result=json.dumps(call["result"], default=str)[:20000],
         ))
+    if request is not None:
+        request.turn_id = turn.id
+        session.add(request)
     conversation.state = state.model_dump_json()
     conversation.updated_at = _now()
     session.add(conversation)
@@ -220,10 +238,12 @@ def list_turns(session: Session, conversation_id: str) -> list[Turn]:
 
 
 def add_feedback(session: Session, *, conversation: Conversation, item_id: str, kind: str,
-                 state: PreferenceState | None = None) -> Feedback:
+                 state: PreferenceState | None = None, request: RequestKey | None = None) -> Feedback:
     """Store a button press; with ``state``, the conversation's new state in the same transaction."""
     row = Feedback(conversation_id=conversation.id, user_id=conversation.user_id, item_id=item_id, kind=kind)
     session.add(row)
+    if request is not None:
+        session.add(request)
     if state is not None:
         conversation.state = state.model_dump_json()
         conversation.updated_at = _now()
@@ -232,18 +252,41 @@ def add_feedback(session: Session, *, conversation: Conversation, item_id: str, 
     return row
 
 
+def find_request(session: Session, conversation_id: str, key: str) -> RequestKey | None:
+    return session.exec(select(RequestKey).where(RequestKey.conversation_id == conversation_id,
+                                                 RequestKey.key == key)).first()
+
+
+def list_feedback(session: Session, conversation_id: str) -> list[Feedback]:
+    return list(session.exec(select(Feedback).where(Feedback.conversation_id == conversation_id).order_by(Feedback.id)))
+
+
 def user_history(session: Session, user_id: str) -> dict[str, float]:
     """The user's feedback as item id -> weight; the latest word on an item wins."""
     rows = session.exec(select(Feedback).where(Feedback.user_id == user_id).order_by(Feedback.id))
     return {row.item_id: FEEDBACK_WEIGHTS.get(row.kind, 0.0) for row in rows}
 
 
-def delete_user(session: Session, user_id: str) -> None:
-    """Delete a user with their demographics, conversations, turns, tool calls and feedback."""
+def user_footprint(session: Session, user_id: str) -> dict[str, int]:
+    """How many rows of each kind belong to a user (what ``delete_user`` removes)."""
     if session.get(User, user_id) is None:
         raise NotFound(f"no user {user_id!r}")
     conversation_ids = list(session.exec(select(Conversation.id).where(Conversation.user_id == user_id)))
     turn_ids = list(session.exec(select(Turn.id).where(Turn.conversation_id.in_(conversation_ids))))
+    tool_calls = session.exec(select(ToolCall.id).where(ToolCall.turn_id.in_(turn_ids))).all()
+    feedback = session.exec(select(Feedback.id).where(Feedback.user_id == user_id)).all()
+    return {"conversations": len(conversation_ids), "messages": len(turn_ids), "tool calls": len(tool_calls),
+            "feedback": len(feedback)}
+
+
+def delete_user(session: Session, user_id: str) -> None:
+    """Delete a user with their demographics, conversations, turns, tool calls, feedback and
+    idempotency keys, in one transaction."""
+    if session.get(User, user_id) is None:
+        raise NotFound(f"no user {user_id!r}")
+    conversation_ids = list(session.exec(select(Conversation.id).where(Conversation.user_id == user_id)))
+    turn_ids = list(session.exec(select(Turn.id).where(Turn.conversation_id.in_(conversation_ids))))
+    session.exec(delete(RequestKey).where(RequestKey.conversation_id.in_(conversation_ids)))
     session.exec(delete(ToolCall).where(ToolCall.turn_id.in_(turn_ids)))
     session.exec(delete(Turn).where(Turn.conversation_id.in_(conversation_ids)))
     session.exec(delete(Feedback).where(Feedback.user_id == user_id))

@@ -1,11 +1,17 @@
-"""What guards the HTTP API: site keys, per-key CORS allow-lists, body limits and rate limits.
+"""What guards the HTTP doors: site keys, per-key CORS allow-lists, body limits and rate limits.
+
+``RequestGuard`` stands in front of the whole app: the JSON API under ``/api/`` and the Gradio
+UI's routes (``/gradio_api/...``, ``/login``) alike. Who may touch which conversation is
+decided by ``marquee.doors.Guard``.
 
 - A **site key** (header ``X-Marquee-Key``) names the site that embeds the widget; each key has
   an allow-list of browser origins (``MARQUEE_SITE_KEYS``). A conversation created with a key
   can only be read or written with that key.
 - **CORS** is answered per key: a preflight is accepted when some key allows the origin, an
   actual request only when *its* key does.
-- **Bodies** over ``MARQUEE_MAX_BODY_BYTES`` are refused before they are parsed (``413``).
+- **Bodies** over ``MARQUEE_MAX_BODY_BYTES`` are refused before they are parsed (``413``), and so
+  is a JSON body with more values than any request needs (a 600,000-key object would hold the
+  event loop for seconds while it is parsed).
 - **Rate limits** are token buckets per client IP (every ``/api`` request, before the key is
   checked) and per site key; an empty bucket answers ``429`` with ``Retry-After``. The buckets
   live in this process: with several workers or replicas each has its own, so the effective
@@ -34,6 +40,13 @@ ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
 ALLOWED_HEADERS = f"Content-Type, {KEY_HEADER}"
 EXPOSED_HEADERS = "Retry-After"
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+# Separators and brackets a JSON body may hold: a message or a Gradio call needs a few dozen;
+# counting them is a C-speed scan, parsing a hostile 8 MB body is seconds of event loop.
+MAX_JSON_SEPARATORS = 20_000
+MAX_JSON_BRACKETS = 2_000
+# Gradio routes whose body may carry a picture (an upload, or a base64 picture given to /recommend)
+PICTURE_ROUTES = ("/gradio_api/upload", "/gradio_api/queue/join", "/gradio_api/call/", "/gradio_api/run/",
+                  "/gradio_api/api/")
 
 
 class ApiError(Exception):
@@ -161,11 +174,20 @@ def rate_limited(wait_s: float, scope: str) -> ApiError:
                     headers={"Retry-After": str(seconds)})
 
 
-# --- the ASGI guard in front of /api ----------------------------------------------------------
+def json_too_complex(body: bytes) -> bool:
+    """More JSON values or nesting than any request of Marquee needs (checked before parsing)."""
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_BRACKETS:
+        return True
+    return body.count(b",") + body.count(b":") > MAX_JSON_SEPARATORS
 
 
-class ApiGuard:
-    """ASGI middleware for paths under ``prefix``: CORS, body size, content type, per-IP limit.
+# --- the ASGI guard in front of the app -------------------------------------------------------
+
+
+class RequestGuard:
+    """ASGI middleware. Under ``prefix`` (the JSON API): CORS, body size and shape, content type,
+    per-IP limit. Elsewhere (the Gradio UI and its API): the same per-IP limit, body size and
+    shape on every request with a body; pages, scripts and streams (GET) pass.
 
     The body is read here in full (it is small by definition) and replayed to the app, so an
     oversize body is refused with ``413`` whether or not it declared its length.
@@ -179,8 +201,11 @@ class ApiGuard:
         self.prefix = prefix
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if not scope["path"].startswith(self.prefix):
+            await self._guard_ui(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         origin = headers.get("origin")
@@ -195,11 +220,37 @@ class ApiGuard:
                 body = await self._read_body(receive, headers, self._body_limit(scope))
                 if body:
                     self._check_content_type(headers.get("content-type", ""))
+                    self._check_shape(body)
                 receive = _replay(body, receive)
         except ApiError as exc:
             await send_error(send, exc)
             return
         await self._call_app(scope, receive, send)
+
+    async def _guard_ui(self, scope, receive, send) -> None:
+        """The Gradio routes: every call with a body counts against the client's IP and must fit."""
+        if scope["method"] not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            self._limit_ip(scope)
+            path = scope["path"]
+            pictures = path.startswith(PICTURE_ROUTES)
+            limit = max(self.settings.max_body_bytes, self.settings.max_picture_body_bytes) if pictures \
+                else self.settings.max_body_bytes
+            body = await self._read_body(receive, headers, limit)
+            if "json" in headers.get("content-type", "").lower():
+                self._check_shape(body)
+        except ApiError as exc:
+            await send_error(send, exc)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    @staticmethod
+    def _check_shape(body: bytes) -> None:
+        if json_too_complex(body):
+            raise ApiError(413, "too_large", "the request body holds more JSON values than any request needs")
 
     async def _call_app(self, scope, receive, send) -> None:
         """Run the app; a bug becomes ``500 internal_error`` (no details) instead of a dropped connection."""

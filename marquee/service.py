@@ -7,15 +7,16 @@ parse → merge → plan → persist.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 import unicodedata
-from collections import defaultdict
+import weakref
 from pathlib import Path
 
 from pydantic import BaseModel, Field
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from chat.parser import ParseContext, PreferenceParser
 from chat.planning import Planner, TurnInput
@@ -24,7 +25,7 @@ from chat.rule_parser import RuleParser
 from chat.schemas import FeedbackKind, PreferenceState, PreferenceUpdate, Reply
 from chat.state import merge
 from marquee import db
-from marquee.errors import BadInput, CatalogError, ConfigError, NotFound
+from marquee.errors import BadInput, CatalogError, ConfigError, MarqueeError, NotFound
 from marquee.settings import Settings
 from prompts import replies
 from prompts.cold_start import NOTE_NO_DEMOGRAPHIC_MODEL, demographics_note
@@ -88,6 +89,44 @@ class TurnResult(BaseModel):
     update: PreferenceUpdate
     state: PreferenceState
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    replayed: bool = Field(False, description="True when an Idempotency-Key found this turn already stored.")
+
+
+class ConversationLocks:
+    """One lock per conversation, kept only while someone holds or waits for it (the table does
+    not grow with every conversation ever served)."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+        self._guard = threading.Lock()
+
+    def __getitem__(self, conversation_id: str) -> threading.Lock:
+        with self._guard:
+            lock = self._locks.get(conversation_id)
+            if lock is None:
+                lock = self._locks[conversation_id] = threading.Lock()
+            return lock
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+def request_fingerprint(*parts: object) -> str:
+    """What identifies a request for its Idempotency-Key (a key reused for another request is refused)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else repr(part).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def check_request_key(key: str | None) -> str | None:
+    """An ``Idempotency-Key`` as sent: 1-200 printable ASCII characters, or ``BadInput``."""
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 200 or not all(33 <= ord(c) < 127 for c in key):
+        raise BadInput("an Idempotency-Key must be 1 to 200 printable ASCII characters without spaces")
+    return key
 
 
 def clean_utterance(text: str, *, max_chars: int) -> tuple[str, list[str]]:
@@ -244,7 +283,7 @@ class Marquee:
         # Turns of one conversation are serialised by the database (db.lock_conversation: a row lock
         # across processes); this lock only keeps this process's threads from queueing on it with a
         # connection each (and serialises SQLite, which serves one process).
-        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks = ConversationLocks()
         # notes on demographics that could not be stored (an age of -3), for the next list of that
         # conversation; in memory, so lost if another process serves it (the value itself is not kept)
         self._demographic_notes: dict[str, list[str]] = {}
@@ -306,13 +345,14 @@ class Marquee:
             return session.get(db.Conversation, conversation_id) is not None
 
     def respond(self, conversation_id: str | None, utterance: str, *, n_items: int | None = None,
-                image: bytes | None = None, must_list: bool = False) -> TurnResult:
+                image: bytes | None = None, must_list: bool = False, request_key: str | None = None) -> TurnResult:
         """Answer one utterance in a conversation (a new one when ``conversation_id`` is None).
 
         ``image``: a picture sent with the message ("more like this"); its bytes are checked
         first, and a bad picture raises ``BadInput`` before anything is stored. Without an image
         collection the turn is answered from the words, with a note saying so. ``must_list``: the
-        caller needs items whatever was said (see ``TurnInput.must_list``).
+        caller needs items whatever was said (see ``TurnInput.must_list``). ``request_key``: the
+        client's ``Idempotency-Key``; a retry with the same key returns the stored turn.
         """
         started = time.perf_counter()
         picture: list[float] | None = None
@@ -321,9 +361,15 @@ class Marquee:
             if not (utterance or "").strip():
                 utterance = replies.PICTURE_UTTERANCE
         text, notes = clean_utterance(utterance, max_chars=self.settings.max_utterance_chars)
+        request_key = check_request_key(request_key)
+        fingerprint = request_fingerprint("message", text, n_items, image)
         conversation_id = conversation_id or self.new_conversation()
         with self._locks[conversation_id], Session(self.engine) as session:
             conversation = db.lock_conversation(session, conversation_id)
+            if request_key is not None:
+                done = db.find_request(session, conversation_id, request_key)
+                if done is not None:
+                    return self._replay(session, conversation, done, fingerprint)
             state = conversation.preferences()
             profile, profile_notes = user_demographics(session.get(db.User, conversation.user_id))
             timings: dict[str, float] = {}
@@ -334,7 +380,7 @@ class Marquee:
                 shown=[self.catalog.get(i) for i in state.last_shown_ids if self.catalog.get(i)],
                 history=[pair for t in recent for pair in (("user", t.utterance), ("assistant", t.reply_model().text))],
             )
-            update = self.parser.parse(text, context)
+            update = self._parse(text, context)
             update.notes = [*notes, *update.notes]
             update.picture = None  # only the service sets it, from the bytes sent
             if image is not None:
@@ -369,16 +415,38 @@ class Marquee:
                 new_state.last_shown_ids = shown
                 new_state.shown_ids = list(dict.fromkeys([*new_state.shown_ids, *shown]))
             t0 = time.perf_counter()
+            request = None if request_key is None else db.RequestKey(
+                conversation_id=conversation_id, key=request_key, fingerprint=fingerprint)
             stored = db.add_turn(
                 session, conversation=conversation, utterance=text, parsed=update.model_dump_json(),
                 reply=reply, tool_calls=result.buffer.calls, parser=type(self.parser).__name__,
                 planner=type(self.planner).__name__, latency_ms=(time.perf_counter() - started) * 1000,
-                state=new_state,
+                state=new_state, request=request,
             )
             timings["persist"] = (time.perf_counter() - t0) * 1000
             timings["total"] = (time.perf_counter() - started) * 1000
         return TurnResult(conversation_id=conversation_id, turn=stored.position, reply=reply, update=update,
                           state=new_state, timings_ms=timings)
+
+    def _parse(self, text: str, context: ParseContext) -> PreferenceUpdate:
+        """The parser's reading of ``text``; a parser bug answers the turn from what is known, with a note."""
+        try:
+            return self.parser.parse(text, context)
+        except MarqueeError:
+            raise
+        except Exception:
+            log.exception("the parser failed on a message of %d characters", len(text))
+            return PreferenceUpdate(intent="other", notes=[replies.NOT_UNDERSTOOD])
+
+    def _replay(self, session: Session, conversation: db.Conversation, done: db.RequestKey,
+                fingerprint: str) -> TurnResult:
+        """The stored answer to a request sent again with the same Idempotency-Key."""
+        if done.fingerprint != fingerprint or done.turn_id is None:
+            raise BadInput("this Idempotency-Key was already used for another request")
+        turn = session.get(db.Turn, done.turn_id)
+        return TurnResult(conversation_id=conversation.id, reply=turn.reply_model(),
+                          update=PreferenceUpdate.model_validate_json(turn.parsed), state=conversation.preferences(),
+                          turn=turn.position, replayed=True)
 
     def _planner_for(self, update: PreferenceUpdate, *, must_list: bool = False) -> Planner:
         """The planner of this turn. A request about a look, or a turn that must return a list, goes
@@ -414,17 +482,30 @@ class Marquee:
                 db.save_state(session, conversation=conversation, state=state)
             return state
 
-    def feedback(self, conversation_id: str, item_id: str, kind: FeedbackKind) -> PreferenceState:
-        """Record like / dislike / seen on an item; later turns exclude or favour it."""
+    def feedback(self, conversation_id: str, item_id: str, kind: FeedbackKind, *,
+                 request_key: str | None = None) -> PreferenceState:
+        """Record like / dislike / seen on an item; later turns exclude or favour it. A retry with
+        the same ``request_key`` (Idempotency-Key) stores nothing and returns the current state."""
         if kind not in db.FEEDBACK_WEIGHTS:
             raise BadInput(f"unknown feedback {kind!r}: use liked, disliked or seen")
         if item_id not in self.catalog:
             raise NotFound(f"no item {item_id!r} in the catalog")
+        request_key = check_request_key(request_key)
+        fingerprint = request_fingerprint("feedback", item_id, kind)
         with self._locks[conversation_id], Session(self.engine) as session:
             conversation = db.lock_conversation(session, conversation_id)
+            if request_key is not None:
+                done = db.find_request(session, conversation_id, request_key)
+                if done is not None:
+                    if done.fingerprint != fingerprint:
+                        raise BadInput("this Idempotency-Key was already used for another request")
+                    return conversation.preferences()
+            request = None if request_key is None else db.RequestKey(
+                conversation_id=conversation_id, key=request_key, fingerprint=fingerprint)
             state = conversation.preferences()
             _record_feedback(state, item_id, kind)
-            db.add_feedback(session, conversation=conversation, item_id=item_id, kind=kind, state=state)
+            db.add_feedback(session, conversation=conversation, item_id=item_id, kind=kind, state=state,
+                            request=request)
             return state
 
     def reset(self, conversation_id: str) -> TurnResult:
@@ -445,6 +526,24 @@ class Marquee:
         total = (time.perf_counter() - started) * 1000
         return TurnResult(conversation_id=conversation_id, turn=stored.position, reply=reply, update=update, state=state,
                           timings_ms={"total": total})
+
+    def user_of(self, conversation_id: str) -> str:
+        with Session(self.engine) as session:
+            return db.get_conversation(session, conversation_id).user_id
+
+    def delete_user(self, user_id: str) -> None:
+        """Delete a user and everything stored about them (``NotFound`` when there is no such user)."""
+        with Session(self.engine) as session:
+            conversation_ids = list(session.exec(
+                select(db.Conversation.id).where(db.Conversation.user_id == user_id)))
+            db.delete_user(session, user_id)
+        for conversation_id in conversation_ids:
+            self._demographic_notes.pop(conversation_id, None)
+
+    def feedback_given(self, conversation_id: str) -> list[db.Feedback]:
+        """The conversation's feedback rows, oldest first."""
+        with Session(self.engine) as session:
+            return db.list_feedback(session, conversation_id)
 
     def state(self, conversation_id: str) -> PreferenceState:
         with Session(self.engine) as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +81,19 @@ class Settings(BaseSettings):
         'Empty: only the key "demo", from http://localhost:* and http://127.0.0.1:*.',
     )
     ui_auth: str | None = Field(None, description='"user:password": the Gradio UI asks for this login.')
+    ui_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs each browser's credential for its UI conversation (at least 16 characters). "
+        "Unset: generated once and kept in <workspace>/ui_secret, so conversations survive a restart. "
+        "Never sent to browsers; every replica must share it.",
+    )
+    rate_limit_new_users_per_min: int = Field(
+        10, ge=0, description="Anonymous users (browser conversations) a client IP may start per minute; 0 = no limit."
+    )
+    http_header_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="A connection that has not sent a request's headers in this time is closed."
+    )
+    http_keep_alive_s: int = Field(5, ge=1, le=600, description="Idle keep-alive connections are closed after this.")
     rate_limit_key_per_min: int = Field(
         1200, ge=0, description="API requests per minute per site key (bursts up to this many); 0 = no limit."
     )
@@ -190,6 +203,8 @@ class Settings(BaseSettings):
             raise ValueError('MARQUEE_UI_AUTH must be "user:password"')
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("MARQUEE_REDIS_URL must look like redis://host:6379/0")
+        if self.ui_secret is not None and len(self.ui_secret.get_secret_value()) < 16:
+            raise ValueError("MARQUEE_UI_SECRET must be at least 16 characters")
         return self
 
     @model_validator(mode="after")

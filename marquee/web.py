@@ -20,11 +20,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import text as sql_text
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
@@ -33,17 +33,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chat.schemas import Recommendation, Reply
 from marquee import db
 from marquee.api_models import (
-    API_PREFIX, ConversationCreate, ConversationCreated, ConversationHistory, ErrorResponse,
+    API_PREFIX, IDEMPOTENCY_HEADER, ConversationCreate, ConversationCreated, ConversationHistory, ErrorResponse,
     FeedbackCreate, FeedbackState, Health, ItemOut, MessageCreate, MessageReply, ReplyOut,
-    StreamDone, StreamItems, StreamStart, StreamText, TurnOut, UserDeleted, item_image_url,
+    StreamDone, StreamItems, StreamStart, StreamText, TurnOut, UserDeleted, decode_picture, item_image_url,
 )
 from marquee.errors import BadInput, ConfigError, LLMError, MarqueeError, NotFound
 from marquee.ingest import image_roots
-from marquee.security import (
-    KEY_HEADER, ApiError, ApiGuard, RateLimiter, SiteKeys, check_key, check_owner, rate_limited,
-)
+from marquee.doors import Guard
 from marquee.rate_limits import make_rate_limiter
-from marquee.service import Marquee, clean_utterance
+from marquee.security import KEY_HEADER, ApiError, RequestGuard, check_owner
+from marquee.service import Marquee, check_request_key, clean_utterance
 from marquee.settings import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -121,24 +120,6 @@ class Posters:
         if self.item_path(card.id, card.image) is not None:
             return item_image_url(card.id, base_url)
         return None
-
-
-def decode_picture(data: str | None) -> bytes | None:
-    """The bytes of a base64 picture field (``data:`` URL prefix allowed); ``BadInput`` when it is not base64."""
-    import base64
-    import binascii
-
-    if data is None:
-        return None
-    text = data.strip()
-    if text.startswith("data:"):
-        header, _, text = text.partition(",")
-        if ";base64" not in header:
-            raise BadInput("the image must be base64-encoded (data:image/...;base64,...)")
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise BadInput("the image is not valid base64") from exc
 
 
 def reply_out(reply: Reply, posters: Posters, base_url: str) -> ReplyOut:
@@ -219,7 +200,7 @@ def install_error_handlers(app: FastAPI) -> None:
 # --- the API ----------------------------------------------------------------------------------
 
 
-def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: RateLimiter) -> APIRouter:
+def api_router(marquee: Marquee, settings: Settings, guard: Guard) -> APIRouter:
     """The ``/api/v1`` routes. Every route but the poster images needs a site key."""
     router = APIRouter(prefix=API_PREFIX, tags=["api"])
     posters = Posters(Path(settings.catalog), marquee.deps.posters, image_roots(settings))
@@ -228,17 +209,13 @@ def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: Ra
                               description="The site key; browsers may use it only from its allowed origins.")
 
     def site_key(request: Request, key: str | None = Security(key_header)) -> str:
-        key = check_key(keys, key, request.headers.get("origin"))
-        wait = limiter.take(f"key:{key}", settings.rate_limit_key_per_min)
-        if wait:
-            raise rate_limited(wait, "site key")
-        return key
+        return guard.site_key(key, request.headers.get("origin"))
 
     def owned(conversation_id: str, key: str) -> db.Conversation:
-        with Session(marquee.engine) as session:
-            conversation = db.get_conversation(session, conversation_id)
-            check_owner(conversation.owner_key, key)
-            return conversation
+        return guard.owned_by_key(conversation_id, key)
+
+    retry_key = Header(None, alias=IDEMPOTENCY_HEADER, max_length=200, description=(
+        "Any unique string (a UUID): a retry with the same key returns the stored answer and stores nothing twice."))
 
     @router.post("/conversations", status_code=201, response_model=ConversationCreated, responses=ERRORS,
                  summary="Start a conversation (optionally with the user's demographics)")
@@ -269,11 +246,11 @@ def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: Ra
     @router.post("/conversations/{conversation_id}/messages", response_model=MessageReply, responses=ERRORS,
                  summary="Send a message; get the reply and its recommendations")
     async def send_message(conversation_id: str, body: MessageCreate, request: Request,
-                           key: str = Depends(site_key)) -> MessageReply:
+                           key: str = Depends(site_key), idempotency_key: str | None = retry_key) -> MessageReply:
         await run_in_threadpool(owned, conversation_id, key)
         picture = decode_picture(body.image)
         result = await gate.run(partial(marquee.respond, conversation_id, body.text, n_items=body.n_items,
-                                        image=picture))
+                                        image=picture, request_key=idempotency_key))
         return MessageReply(conversation_id=conversation_id, turn=result.turn,
                             reply=reply_out(result.reply, posters, base_url(request)))
 
@@ -286,9 +263,10 @@ def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: Ra
         summary="Send a message; the reply streams as Server-Sent Events",
     )
     async def stream_message(conversation_id: str, body: MessageCreate, request: Request,
-                             key: str = Depends(site_key)) -> StreamingResponse:
+                             key: str = Depends(site_key), idempotency_key: str | None = retry_key) -> StreamingResponse:
         await run_in_threadpool(owned, conversation_id, key)
         clean_utterance(body.text, max_chars=settings.max_utterance_chars)  # bad input: a 400, not a stream
+        check_request_key(idempotency_key)
         picture = decode_picture(body.image)
         if picture is not None:
             from retrieval.images import load_image_bytes
@@ -300,7 +278,7 @@ def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: Ra
             yield sse("start", StreamStart(conversation_id=conversation_id))
             try:
                 result = await gate.run(partial(marquee.respond, conversation_id, body.text, n_items=body.n_items,
-                                                image=picture))
+                                                image=picture, request_key=idempotency_key))
             except Exception as exc:  # the status line is sent: report it in the stream
                 yield sse("error", stream_error(exc))
                 return
@@ -317,9 +295,10 @@ def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: Ra
 
     @router.post("/conversations/{conversation_id}/feedback", response_model=FeedbackState, responses=ERRORS,
                  summary="Like, dislike or mark as seen an item; later replies take it into account")
-    def send_feedback(conversation_id: str, body: FeedbackCreate, key: str = Depends(site_key)) -> FeedbackState:
+    def send_feedback(conversation_id: str, body: FeedbackCreate, key: str = Depends(site_key),
+                      idempotency_key: str | None = retry_key) -> FeedbackState:
         owned(conversation_id, key)
-        state = marquee.feedback(conversation_id, body.item_id, body.kind)
+        state = marquee.feedback(conversation_id, body.item_id, body.kind, request_key=idempotency_key)
         return FeedbackState(conversation_id=conversation_id, liked=state.liked_ids,
                              disliked=state.disliked_ids, seen=state.seen_ids)
 
@@ -332,7 +311,7 @@ def api_router(marquee: Marquee, settings: Settings, keys: SiteKeys, limiter: Ra
             owners = set(session.exec(select(db.Conversation.owner_key).where(db.Conversation.user_id == user_id)))
             if owners != {key}:
                 raise ApiError(403, "forbidden", "this user belongs to another site key")
-            db.delete_user(session, user_id)
+        marquee.delete_user(user_id)
         return UserDeleted(user_id=user_id)
 
     @router.get("/items/{item_id}/image", response_class=FileResponse, responses={404: {"model": ErrorResponse}},
@@ -379,8 +358,7 @@ def unknown_api_route(router: APIRouter) -> Callable:
 def create_app(marquee: Marquee, settings: Settings | None = None, *, ui: bool = True) -> FastAPI:
     """The whole web app over ``marquee``; ``ui=False`` leaves the Gradio UI out."""
     settings = settings or marquee.settings
-    keys = SiteKeys.from_settings(settings)
-    limiter = make_rate_limiter(settings)
+    guard = Guard.from_settings(settings, marquee.engine, make_rate_limiter(settings))
     app = FastAPI(
         title="Marquee", version="1.0.0",
         description="Conversational recommendations over a catalog. Send your site key in the "
@@ -389,8 +367,8 @@ def create_app(marquee: Marquee, settings: Settings | None = None, *, ui: bool =
     )
     install_error_handlers(app)
     document_stream_events(app)
-    app.add_middleware(ApiGuard, keys=keys, limiter=limiter, settings=settings)
-    router = api_router(marquee, settings, keys, limiter)
+    app.add_middleware(RequestGuard, keys=guard.keys, limiter=guard.limiter, settings=settings)
+    router = api_router(marquee, settings, guard)
     app.include_router(router)
     app.add_api_route("/api/{rest:path}", unknown_api_route(router), include_in_schema=False,
                       methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
@@ -410,7 +388,7 @@ def create_app(marquee: Marquee, settings: Settings | None = None, *, ui: bool =
                             headers={"Cache-Control": "public, max-age=300"})
 
     if ui:
-        mount_ui(app, marquee, settings)
+        mount_ui(app, marquee, settings, guard)
     return app
 
 
@@ -443,16 +421,18 @@ def document_stream_events(app: FastAPI) -> None:
     app.openapi = openapi
 
 
-def mount_ui(app: FastAPI, marquee: Marquee, settings: Settings) -> None:
+def mount_ui(app: FastAPI, marquee: Marquee, settings: Settings, guard: Guard) -> None:
     """The Gradio UI at ``/`` (its gradio_client API with it), behind a login when MARQUEE_UI_AUTH is set."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
-    from app import CSS, build_ui
+    from marquee.ui import CSS, HEAD, build_ui
 
     auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_auth else None
-    blocks = build_ui(marquee).queue(default_concurrency_limit=8)
-    gr.mount_gradio_app(app, blocks, path="/", auth=auth, css=CSS, show_error=False, ssr_mode=False)
+    blocks = build_ui(marquee, guard).queue(default_concurrency_limit=8)
+    picture_limit = max(settings.max_body_bytes, settings.max_picture_body_bytes)
+    gr.mount_gradio_app(app, blocks, path="/", auth=auth, css=CSS, head=HEAD, show_error=False, ssr_mode=False,
+                        max_file_size=picture_limit)
 
 
 def create_app_from_env() -> FastAPI:
@@ -468,8 +448,19 @@ def create_app_from_env() -> FastAPI:
 def export_settings(settings: Settings) -> None:
     """Put ``settings`` in the environment, so worker processes build the same ``Settings()``."""
     for name, value in settings.model_dump(mode="json").items():
+        secret = getattr(settings, name)
+        if isinstance(secret, SecretStr):
+            value = secret.get_secret_value()
         if value is not None:
             os.environ[f"MARQUEE_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Connection timeouts: idle keep-alive connections and clients slow to send their headers are closed."""
+    from marquee.slow_clients import HeaderTimeoutH11Protocol
+
+    HeaderTimeoutH11Protocol.header_timeout_s = settings.http_header_timeout_s
+    return {"http": HeaderTimeoutH11Protocol, "timeout_keep_alive": settings.http_keep_alive_s}
 
 
 def serve(settings: Settings) -> None:
@@ -482,7 +473,7 @@ def serve(settings: Settings) -> None:
         marquee = Marquee.open(settings, progress=True)
         one_thread_per_request()
         app = create_app(marquee, settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", **uvicorn_options(settings))
         return
     problem = settings.shared_services_problem()
     if problem:
@@ -492,16 +483,18 @@ def serve(settings: Settings) -> None:
     load_deps(settings, progress=True)  # build the index once, before the workers open it
     export_settings(settings)
     uvicorn.run("marquee.web:create_app_from_env", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level="info")
+                workers=settings.workers, log_level="info", **uvicorn_options(settings))
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int = 0,
-                    start_timeout_s: float = 60.0) -> Iterator[str]:
+def serve_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int = 0, start_timeout_s: float = 60.0,
+                    settings: Settings | None = None) -> Iterator[str]:
     """Run ``app`` under uvicorn in a background thread (tests, examples); yields its base URL."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    options = uvicorn_options(settings or Settings())
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                           **options))
     thread = threading.Thread(target=server.run, name="marquee-web", daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout_s

@@ -79,3 +79,6 @@ def item_facts(item: Item, ask: str) -> str:
 # Taste: moods the catalog has no evidence for.
 NO_MOOD_EVIDENCE = ("This catalog has no viewer tags that say “{mood}”, so I went by genres and what the films are "
                     "about.")
+
+# --- said by the service when something inside failed (issue 12) ---
+NOT_UNDERSTOOD = "I couldn't read that message, so I answered from the conversation so far; try saying it another way."

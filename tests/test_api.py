@@ -295,6 +295,51 @@ def test_malformed_bodies_get_clear_codes(serve):
         assert "empty" in blank.json()["error"]["message"]
 
 
+def test_a_body_with_more_json_values_than_any_request_needs_is_refused_before_parsing(serve):
+    client = serve()
+    conversation = start_conversation(client)["conversation_id"]
+    body = b'{"text": "a western", ' + b", ".join(b'"k%d": 1' % i for i in range(600_000)) + b"}"  # ~7.9 MB
+    assert len(body) > 7_000_000
+    refused = client.post(f"{API}/conversations/{conversation}/messages", content=body,
+                          headers=key(**{"Content-Type": "application/json"}))
+    assert refused.status_code == 413 and error_code(refused) == "too_large"
+    nested = client.post(f"{API}/conversations", content=b"[" * 5000 + b"]" * 5000,
+                         headers=key(**{"Content-Type": "application/json"}))
+    assert nested.status_code == 413
+
+
+def test_a_retried_message_or_feedback_is_stored_once(serve, marquee):
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = serve()
+    conversation = start_conversation(client)["conversation_id"]
+    url = f"{API}/conversations/{conversation}"
+    retry = key(**{"Idempotency-Key": "7d1c2b6e-message"})
+    first = client.post(f"{url}/messages", json={"text": "any good westerns?"}, headers=retry)
+    again = client.post(f"{url}/messages", json={"text": "any good westerns?"}, headers=retry)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert len(marquee.turns(conversation)) == 1
+    reused = client.post(f"{url}/messages", json={"text": "a comedy"}, headers=retry)
+    assert reused.status_code == 400 and "Idempotency-Key" in reused.json()["error"]["message"]
+
+    with ThreadPoolExecutor(4) as pool:  # a client that retries before the first answer came back
+        racing = list(pool.map(lambda _: client.post(f"{url}/messages", json={"text": "something newer"},
+                                                     headers=key(**{"Idempotency-Key": "race"})), range(4)))
+    assert {r.status_code for r in racing} == {200} and len({r.text for r in racing}) == 1
+    assert len(marquee.turns(conversation)) == 2
+
+    item = first.json()["reply"]["items"][0]["id"]
+    liked = [client.post(f"{url}/feedback", json={"item_id": item, "kind": "liked"},
+                         headers=key(**{"Idempotency-Key": "like-1"})) for _ in range(3)]
+    assert [r.status_code for r in liked] == [200] * 3
+    with Session(marquee.engine) as session:
+        assert len(session.exec(select(db.Feedback).where(db.Feedback.conversation_id == conversation)).all()) == 1
+    too_long = client.post(f"{url}/feedback", json={"item_id": item, "kind": "seen"},
+                           headers=key(**{"Idempotency-Key": "x" * 500}))
+    assert too_long.status_code == 422
+
+
 def test_unknown_routes_ids_and_methods(serve):
     client = serve()
     route = client.get(f"{API}/recommendations", headers=key())
@@ -417,7 +462,7 @@ def test_posters_get_urls_a_browser_can_load(serve, poster_marquee):
 
 def test_gradio_client_works_against_the_mounted_ui(serve):
     client = serve(ui=True)
-    gradio = Client(str(client.base_url), verbose=False)
+    gradio = Client(str(client.base_url), headers=key(), verbose=False)
     result = gradio.predict("any good westerns?", "", api_name="/recommend")
     assert len(result["items"]) == 5 and all("Western" in i["genres"] for i in result["items"])
     state = gradio.predict(result["conversation"], result["items"][0]["id"], "liked", api_name="/feedback")
@@ -429,7 +474,7 @@ def test_the_ui_can_require_a_login_without_locking_out_the_api(serve):
     client = serve(ui=True, ui_auth="admin:s3cret")
     with pytest.raises(Exception, match="credentials were not provided"):
         Client(str(client.base_url), verbose=False)
-    gradio = Client(str(client.base_url), auth=("admin", "s3cret"), verbose=False)
+    gradio = Client(str(client.base_url), auth=("admin", "s3cret"), headers=key(), verbose=False)
     assert gradio.predict("a western", "", api_name="/recommend")["items"]
     assert client.post(f"{API}/conversations", json={}, headers=key()).status_code == 201
 

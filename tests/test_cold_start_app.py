@@ -17,13 +17,15 @@ import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from app import about_you, build_ui
 from evals.grounding import grounding_errors
 from marquee import db
+from marquee.doors import Guard
 from marquee.errors import ConfigError
 from marquee.service import GivenDemographics, Marquee, attach_cold_start
 from prompts.cold_start import NOTE_NO_DEMOGRAPHIC_MODEL
 from retrieval.demographics import Demographics
+
+from marquee.ui import about_you, build_ui  # noqa: E402  (imports gradio)
 
 GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
           "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi",
@@ -251,7 +253,7 @@ def test_a_demographics_folder_that_is_not_one_is_a_config_error(demo_deps, tmp_
 
 
 def test_the_ui_builds_with_the_about_you_panel(cold):
-    demo = build_ui(cold)
+    demo = build_ui(cold, Guard.from_settings(cold.settings.model_copy(update={"ui_secret": "x" * 16}), cold.engine))
     labels = {getattr(block, "label", None) for block in demo.blocks.values()}
     assert {"Age range", "Gender", "Occupation"} <= labels
 

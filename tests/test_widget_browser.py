@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import http.server
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -214,25 +215,97 @@ def test_widget_fits_a_phone_screen(browser, page_url):
     context.close()
 
 
-def test_gradio_ui_chats_shows_cards_takes_likes_and_remembers(browser, api_url, site_marquee):
+def restart(site_marquee: Marquee, port: int):
+    """A new process's worth of app (new Marquee, new guard, secret read back from the workspace) on ``port``."""
+    again = Marquee(site_marquee.settings, site_marquee.deps)
+    return serve_in_thread(create_app(again, again.settings), port=port, settings=again.settings)
+
+
+def cards_in_transcript(page):
+    return page.locator("#mq-chat .mq-card")
+
+
+def test_gradio_ui_walks_the_readme_dialogue_and_survives_a_restart(browser, site_marquee):
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    assert site_marquee.settings.ui_secret is None  # the secret is generated once and kept in the workspace
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
     loopback_only(context)
     page = context.new_page()
-    page.goto(api_url + "/")
-    page.locator("#mq-input textarea").fill("any good westerns?")
-    page.locator("#mq-send").click()
-    expect(page.locator("#mq-card-0")).to_be_visible(timeout=60_000)
-    expect(page.locator("#mq-chat")).to_contain_text("Here are five westerns.")
-    assert page.evaluate("window.__pwned") is None
-    page.locator("#mq-liked-0").click()
-    expect(page.locator("#mq-chat")).to_contain_text("Noted: you liked", timeout=30_000)
-    screenshot(page, "gradio-ui.png")
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with serve_in_thread(create_app(site_marquee, site_marquee.settings), settings=site_marquee.settings) as url:
+        port = urlparse(url).port
+        page.goto(url + "/")
+        box = page.locator("#mq-input textarea")
+        box.fill("any good westerns? <b>not bold</b>")
+        box.press("Enter")
+        expect(cards_in_transcript(page)).to_have_count(5, timeout=60_000)
+        expect(page.locator("#mq-chat")).to_contain_text("Here are five westerns")
+        expect(page.locator("#mq-chat .user-row").first).to_contain_text("any good westerns? <b>not bold</b>")
+        titles = page.locator("#mq-chat .mq-card h4").all_text_contents()
+        assert all(t.strip() for t in titles) and any(HOSTILE_TITLE in t for t in titles), titles
+        assert page.evaluate("window.__pwned") is None
+
+        box.fill("more like the second one, but newer")
+        box.press("Enter")
+        expect(page.locator("#mq-chat .mq-cards")).to_have_count(2, timeout=60_000)  # both turns keep their cards
+        newest = page.locator("#mq-chat .mq-cards").last.locator(".mq-card").first
+        like = newest.get_by_role("button", name="Like", exact=False).first
+        expect(like).to_have_accessible_name(re.compile(r"^Like \S"))  # the button says which film it likes
+        labelled = like.evaluate("b => b.textContent").removeprefix("Like ").strip()
+        assert labelled in newest.locator("h4").inner_text()
+        like.focus()
+        page.keyboard.press("Enter")  # keyboard reachable
+        expect(page.locator("#mq-chat")).to_contain_text("Noted: you liked", timeout=30_000)
+        expect(page.locator("#mq-chat .mq-act.mq-on")).to_have_count(1)
+        screenshot(page, "gradio-desktop.png")
     with Session(site_marquee.engine) as session:
         assert [r.kind for r in session.exec(select(db.Feedback)).all()] == ["liked"]
 
-    page.reload()
-    expect(page.locator("#mq-chat")).to_contain_text("any good westerns?", timeout=30_000)
-    expect(page.locator("#mq-card-0")).to_be_visible()
+    with restart(site_marquee, port):
+        page.reload()
+        expect(page.locator("#mq-chat .user-row")).to_have_count(2, timeout=30_000)
+        expect(page.locator("#mq-chat .mq-cards")).to_have_count(2)
+        expect(page.locator("#mq-chat")).to_contain_text("Noted: you liked")
+        expect(page.locator("#mq-chat .mq-act.mq-on")).to_have_count(1)
+        screenshot(page, "gradio-after-restart.png")
+
+        box = page.locator("#mq-input textarea")
+        box.fill("start over")
+        box.press("Enter")
+        expect(cards_in_transcript(page)).to_have_count(0, timeout=30_000)
+        expect(page.locator("#mq-chat")).to_contain_text("cleared")
+        screenshot(page, "gradio-start-over.png")
+    assert not errors
+    context.close()
+
+
+def test_gradio_ui_on_a_phone(browser, site_marquee):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                  device_scale_factor=2)
+    loopback_only(context)
+    page = context.new_page()
+    with serve_in_thread(create_app(site_marquee, site_marquee.settings), settings=site_marquee.settings) as url:
+        page.goto(url + "/")
+        box = page.locator("#mq-input textarea")
+        box.fill("a western with Clint Eastwood")
+        box.press("Enter")
+        expect(cards_in_transcript(page)).to_have_count(5, timeout=60_000)
+        first = cards_in_transcript(page).first
+        first.scroll_into_view_if_needed()
+        card = first.bounding_box()
+        assert card["x"] >= 0 and card["x"] + card["width"] <= 390
+        assert card["width"] >= 0.7 * 390  # readable: the card uses most of the phone's width
+        buttons = first.locator(".mq-act")
+        expect(buttons).to_have_count(3)
+        assert all(b["y"] + b["height"] <= card["y"] + card["height"] for b in
+                   (buttons.nth(i).bounding_box() for i in range(3)))
+        screenshot(page, "gradio-phone.png")
+        page.get_by_role("button", name="Reset", exact=True).click()
+        expect(cards_in_transcript(page)).to_have_count(0, timeout=30_000)
+        expect(page.locator("#mq-chat")).to_contain_text("cleared")
+        screenshot(page, "gradio-phone-start-over.png")
     context.close()

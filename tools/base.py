@@ -8,6 +8,7 @@ A tool is a plain typed function ``fn(args, *, deps, buffer) -> result`` where `
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -99,6 +100,7 @@ class ToolDeps:
     image_encoder: Any | None = None  # retrieval.modalities.ImageEncoder (pictures and words -> image space)
     modality_stores: dict[str, Any] = field(default_factory=dict)  # precomputed modalities: name -> ItemStore
     posters: dict[str, Any] = field(default_factory=dict)  # item id -> poster file (pathlib.Path) for the cards
+    lock: Any = field(default_factory=threading.Lock)  # guards the caches tools keep in ``extras`` (turns run in threads)
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,10 @@ def group_taste(deps: ToolDeps) -> GroupTaste | TasteNeighbours | None:
         return None
     if isinstance(ranker.neighbours, TasteNeighbours):  # the shipped taste model carries its own evidence
         return ranker.neighbours
-    taste = deps.extras.get("cold_start_taste")
-    if taste is None:
-        taste = deps.extras["cold_start_taste"] = GroupTaste(ranker.neighbours, deps.catalog.items)
+    with deps.lock:
+        taste = deps.extras.get("cold_start_taste")
+        if taste is None:
+            taste = deps.extras["cold_start_taste"] = GroupTaste(ranker.neighbours, deps.catalog.items)
     return taste
 
 

@@ -59,13 +59,18 @@ def query_text(state: PreferenceState) -> str:
 
 
 def _cached_vector(deps: ToolDeps, space: str, text: str, encode):
-    """``encode(text)``, kept per text in ``deps.extras[space]`` (at most 256 texts, then cleared)."""
-    cache = deps.extras.setdefault(space, {})
-    if text not in cache:
-        if len(cache) > 256:
-            cache.clear()
-        cache[text] = encode(text)
-    return cache[text]
+    """``encode(text)``, kept per text in ``deps.extras[space]`` (at most 256 texts, then cleared).
+    Turns run in several threads: the cache is read and written under ``deps.lock``."""
+    with deps.lock:
+        vector = deps.extras.setdefault(space, {}).get(text)
+    if vector is None:
+        vector = encode(text)
+        with deps.lock:
+            cache = deps.extras[space]
+            if len(cache) > 256:
+                cache.clear()
+            cache[text] = vector
+    return vector
 
 
 def query_vector(text: str, deps: ToolDeps):
@@ -120,10 +125,11 @@ def _story_matches(vector, where, k: int, deps: ToolDeps) -> list[ScoredItem]:
 
 def by_popularity(deps: ToolDeps) -> list:
     """The catalog's items, most popular first (computed once per catalog)."""
-    cached = deps.extras.get("by_popularity")
-    if cached is None or cached[0] is not deps.catalog:
-        ordered = sorted(deps.catalog, key=lambda it: -popularity_prior(it.n_ratings, it.mean_rating))
-        cached = deps.extras["by_popularity"] = (deps.catalog, ordered)
+    with deps.lock:
+        cached = deps.extras.get("by_popularity")
+        if cached is None or cached[0] is not deps.catalog:
+            ordered = sorted(deps.catalog, key=lambda it: -popularity_prior(it.n_ratings, it.mean_rating))
+            cached = deps.extras["by_popularity"] = (deps.catalog, ordered)
     return cached[1]
 
 

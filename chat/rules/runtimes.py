@@ -7,6 +7,7 @@ A duration is found by a pattern over the folded words; a cue before it ("under"
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from chat.rules.utterance import Match, Utterance, fold_phrases
 
 Bound = tuple[int | None, int | None]  # (runtime_min, runtime_max) in minutes
 MIN_MINUTES, MAX_MINUTES = 5, 600
+MAX_DIGITS = 5  # a number with more digits is no duration ("under 999...9 minutes"): read as no bound
 SIGNS = {"<": "max", ">": "min", "~": "about"}
 _NUMBER_WORDS = "|".join(sorted((re.escape(n) for n in lx.NUMBER_WORDS), key=len, reverse=True))
 _NUMBER = r"(?:\d+(?: \. \d+)?|" + _NUMBER_WORDS + ")"
@@ -57,19 +59,24 @@ def find_runtimes(u: Utterance, cues: RuntimeCues) -> None:
 
 
 def _number(text: str) -> float | None:
-    """A number in digits ("1 . 5") or words ("two")."""
+    """A number in digits ("1 . 5") or words ("two"); ``None`` for one too long to be a duration."""
     text = text.replace(" . ", ".").strip()
     if text in lx.NUMBER_WORDS:
         return float(lx.NUMBER_WORDS[text])
+    if len(text.split(".", 1)[0]) > MAX_DIGITS:
+        return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         return None
+    return value if math.isfinite(value) else None
 
 
 def _minutes(m: re.Match) -> int | None:
     """The minutes a ``DURATION`` match says: "2h 15", "an hour and a half", "1.5 hours", "90 min"."""
     if m.group("hm"):
+        if len(m.group("hm")) > MAX_DIGITS or len(m.group("hmm")) > MAX_DIGITS:
+            return None
         return int(m.group("hm")) * 60 + int(m.group("hmm"))
     if m.group("half"):
         if m.group("nh"):
