@@ -199,7 +199,7 @@ def build_agents(settings: Settings, deps: ToolDeps) -> tuple[PreferenceParser, 
     rules, policy = RuleParser(deps.catalog), PolicyPlanner()
     if not settings.llm_enabled:
         return rules, policy
-    from chat.llm import build_chat_model
+    from marquee.llm import build_chat_model
     from chat.llm_parser import LLMParser
     from chat.llm_planner import LLMPlanner
 

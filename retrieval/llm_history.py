@@ -31,7 +31,7 @@ from typing import Any, Mapping
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
-from chat.llm import EndpointError, JsonAsker, json_object
+from marquee.llm import EndpointError, JsonAsker, json_object
 from marquee.errors import LLMError
 from prompts.cold_start import render_history_messages, render_reask
 from retrieval.catalog import Catalog, Item
@@ -273,7 +273,7 @@ def build_llm_generator(
     cache_path: Path | None,
 ) -> LLMHistoryGenerator | None:
     """The LLM generator for the configured endpoint, or ``None`` when no endpoint is configured."""
-    from chat.llm import build_chat_model
+    from marquee.llm import build_chat_model
 
     model = build_chat_model(settings)
     if model is None:

@@ -15,7 +15,7 @@ import pytest
 from fake_openai import Delay, FakeOpenAI, HTTPError, fake_openai  # noqa: F401  (fixture)
 from test_cold_start import write_ml100k
 
-from chat.llm import build_chat_model
+from marquee.llm import build_chat_model
 from retrieval.catalog import Catalog
 from retrieval.cf import fit_cf
 from retrieval.cold_start import (
