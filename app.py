@@ -19,6 +19,7 @@ from marquee.api_models import item_image_url  # noqa: E402
 from marquee.errors import BadInput, MarqueeError, NotFound  # noqa: E402
 from marquee.service import GivenDemographics, Marquee, TurnResult  # noqa: E402
 from marquee.settings import Settings  # noqa: E402
+from marquee.streaming import turn_pieces  # noqa: E402
 from retrieval.demographics import AGE_GROUPS, OCCUPATIONS  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -147,15 +148,24 @@ def build_ui(marquee: Marquee) -> gr.Blocks:
         conversation_id = ensure_conversation(conversation_id)
         said = message if not picture_path else f"{message} 🖼️ (picture)".strip()
         history = [*history, {"role": "user", "content": said}]
+        written = ""  # a model's reply text, shown as it is written
         try:
             marquee.set_demographics(conversation_id, about_you(age, gender, occupation))
-            result = marquee.respond(conversation_id, message, image=read_picture(picture_path))
+            picture = read_picture(picture_path)
+            for piece in turn_pieces(lambda on_text: marquee.respond(conversation_id, message, image=picture,
+                                                                     on_text=on_text)):
+                if not isinstance(piece, str):
+                    result = piece
+                    continue
+                written += piece
+                yield ["", [*history, {"role": "assistant", "content": written}], conversation_id, items,
+                       *[gr.update() for _ in range(2 * N_CARDS)], gr.update()]
         except MarqueeError as exc:
             history.append({"role": "assistant", "content": f"⚠️ {exc}"})
             yield ["", history, conversation_id, items, *cards_update(items), gr.update()]
             return
         text = reply_markdown(result)
-        for end in range(STREAM_CHUNK, len(text), STREAM_CHUNK):
+        for end in range(STREAM_CHUNK, 0 if written else len(text), STREAM_CHUNK):  # a template reply, in chunks
             yield ["", [*history, {"role": "assistant", "content": text[:end]}], conversation_id, items,
                    *[gr.update() for _ in range(2 * N_CARDS)], gr.update()]
         new_items = [c.model_dump() for c in result.reply.items] or items

@@ -13,6 +13,7 @@ import time
 import unicodedata
 from collections import defaultdict
 from pathlib import Path
+from typing import Callable
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -284,13 +285,16 @@ class Marquee:
             return session.get(db.Conversation, conversation_id) is not None
 
     def respond(self, conversation_id: str | None, utterance: str, *, n_items: int | None = None,
-                image: bytes | None = None, must_list: bool = False) -> TurnResult:
+                image: bytes | None = None, must_list: bool = False,
+                on_text: Callable[[str], None] | None = None) -> TurnResult:
         """Answer one utterance in a conversation (a new one when ``conversation_id`` is None).
 
         ``image``: a picture sent with the message ("more like this"); its bytes are checked
         first, and a bad picture raises ``BadInput`` before anything is stored. Without an image
         collection the turn is answered from the words, with a note saying so. ``must_list``: the
-        caller needs items whatever was said (see ``TurnInput.must_list``).
+        caller needs items whatever was said (see ``TurnInput.must_list``). ``on_text``: gets the
+        reply's text piece by piece while a language model writes it (the pieces concatenate to
+        ``reply.text``); not called for a template reply (see ``marquee.streaming``).
         """
         started = time.perf_counter()
         picture: list[float] | None = None
@@ -327,7 +331,7 @@ class Marquee:
                 n_items=n_items or self.settings.n_recommendations,
                 demographics=None if profile.is_empty() else profile,
                 previous_text=recent[-1].reply_model().text if recent else None,
-                must_list=must_list,
+                must_list=must_list, on_text=on_text,
             )
             result = self._planner_for(update, must_list=must_list).respond(turn, deps=self.deps)
             timings["plan"] = (time.perf_counter() - t0) * 1000
