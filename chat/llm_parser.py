@@ -94,7 +94,7 @@ class LLMParser:
             return rules
         update = resolve_titles(update, self.catalog)
         update.notes = []  # unresolved titles of the model's are dropped by the reconciliation, not noted
-        return reconcile(rules, update, utterance, n_shown=len(context.shown))
+        return reconcile(rules, update, utterance)
 
     def _ask(self, utterance: str, context: ParseContext, attempts: list[LLMAttempt]) -> PreferenceUpdate:
         """Ask, validate, re-ask; raises ``LLMError`` (caused by the last failure) when out of attempts."""

@@ -2,26 +2,23 @@
 
 A valid answer is not a right answer: a small model fills the schema with titles, years and
 genres the person never said ("something like Inception" read as "like Pulp Fiction, 1990-1999").
-So the rule parser's confident findings stand, and the model may only refine or add to them:
+So the rule parser's reading stands, and the model may only refine or add to it:
 
-- **named titles, people, references to shown items, years and negations** (excluded genres,
-  people and titles) are the rules' when the rules found them; the model's differing reading is
-  dropped and noted. Where the rules found none, the model's value is kept only when the message
-  shows it: a title or person written in the message (typos allowed), a year or runtime next to a
-  number or a decade word, a reference next to a pointing word ("the second one", "those").
-- **moods, themes and paraphrases** are what the model adds: keywords always; genres, an audience
-  or critiques only where the rules read nothing of the kind and the message is a request.
-- a model reading that contradicts the rules (a genre wanted that the rules read as ruled out)
-  keeps the rules' reading, with a note.
-
-``reconcile`` returns the merged update; its notes name what was dropped, in words for a person.
+- **hard constraints and what they hang on** (the intent, named titles, people, references to
+  shown items, years, runtimes, the audience, negations, critiques) are the rules' when the
+  rules found them. Where the rules found none, the model's value is kept only when the message
+  shows it: a title or person written in the message (typos allowed), a year whose decade is
+  written ("90s", "1994"), a runtime whose number is, an audience next to a word for one.
+- **moods, themes and paraphrases** are what the model adds, as soft preferences: its keywords,
+  and the genres it reads into a request whose subject the rules did not find ("something to make
+  me laugh" -> "comedy"), as keywords for search rather than as filters.
+- a model reading that contradicts the rules' (a title, person, reference, year or genre that
+  the rules read otherwise or as ruled out) is dropped and noted, in words for a person.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Iterable
-
 from rapidfuzz import fuzz
 
 from chat.schemas import PreferenceUpdate, TitleRef
@@ -30,14 +27,9 @@ from retrieval.catalog import fold
 GROUNDING_RATIO = 88.0  # partial similarity of a title or name to the message, typos allowed
 MAX_MODEL_KEYWORDS = 4
 REQUEST_INTENTS = ("recommend", "refine")
-_DECADE_WORDS = re.compile(
-    r"\b(?:\d|twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|decade|century|year|years)",
-    re.I)
-_RUNTIME_WORDS = re.compile(r"\b(?:\d|hour|hours|minute|minutes|mins?)\b", re.I)
-_POINTING_WORDS = re.compile(
-    r"\b(?:first|second|third|fourth|fifth|sixth|last|1st|2nd|3rd|4th|5th|one|ones|those|these|them|both|all|"
-    r"top|bottom|middle)\b", re.I)
-_NEGATION_WORDS = re.compile(r"\b(?:no|not|without|nothing|none|never|avoid|hate|except|skip)\b|n't\b", re.I)
+_DECADE_NAMES = {20: "twenties", 30: "thirties", 40: "forties", 50: "fifties", 60: "sixties", 70: "seventies",
+                 80: "eighties", 90: "nineties"}
+_NUMBER_WORDS = {1: "one", 2: "two", 3: "three"}
 _AUDIENCE_WORDS = re.compile(
     r"\b(?:kid|kids|child|children|family|families|toddler|son|daughter|year old|years old|adult|adults|grown|"
     r"grownups?|mature|teen|teens|teenager)\b", re.I)
@@ -57,7 +49,7 @@ SLOT_WORDS = {
 NOTE_DISAGREED = "the language model read {slots} differently from what the message says; kept my own reading"
 
 
-def reconcile(rules: PreferenceUpdate, model: PreferenceUpdate, utterance: str, *, n_shown: int) -> PreferenceUpdate:
+def reconcile(rules: PreferenceUpdate, model: PreferenceUpdate, utterance: str) -> PreferenceUpdate:
     """The rules' update, refined by what the model adds without contradicting it (see module doc)."""
     text = fold(utterance)
     out = rules.model_copy(deep=True)
@@ -67,27 +59,27 @@ def reconcile(rules: PreferenceUpdate, model: PreferenceUpdate, utterance: str, 
         if slot not in dropped:
             dropped.append(slot)
 
-    _titles(out, model, text, drop)
-    _people(out, model, text, drop)
-    _references(out, model, utterance, n_shown, drop)
-    _bounds(out, model, ("year_min", "year_max"), _DECADE_WORDS.search(utterance) is not None, "years", drop)
-    _bounds(out, model, ("runtime_min", "runtime_max"), _RUNTIME_WORDS.search(utterance) is not None, "runtime", drop)
     if model.intent != rules.intent and rules.intent != "other":
         drop("intent")
-    elif rules.intent == "other" and model.intent in REQUEST_INTENTS and _adds_request(model):
-        out.intent = model.intent
     request = out.intent in REQUEST_INTENTS
-    _genres(out, model, rules, request, _NEGATION_WORDS.search(utterance) is not None, drop)
+    _titles(out, model, text, drop)
+    _people(out, model, text, drop)
+    if model.refers_to_shown and model.refers_to_shown != rules.refers_to_shown:
+        drop("references")
+    _bounds(out, model, ("year_min", "year_max"), lambda year: _decade_written(year, text), "years", drop)
+    _bounds(out, model, ("runtime_min", "runtime_max"), lambda minutes: _minutes_written(minutes, text),
+            "runtime", drop)
+    genre_words = _genres(out, model, rules, request, drop)
     if model.audience and model.audience != rules.audience:
         if rules.audience or not request or not _AUDIENCE_WORDS.search(utterance):
             drop("audience")
         else:
             out.audience = model.audience
-    _critiques(out, model, rules, request and n_shown > 0, drop)
+    _critiques(model, rules, drop)
     if request:
-        known = {fold(k) for k in out.keywords}
-        extra = [k for k in model.keywords if 0 < len(k.split()) <= 3 and fold(k) not in known][:MAX_MODEL_KEYWORDS]
-        out.keywords = [*out.keywords, *extra]
+        known = {fold(k) for k in [*out.keywords, *out.genres_include]}
+        extra = [k for k in [*model.keywords, *genre_words] if 0 < len(k.split()) <= 3 and fold(k) not in known]
+        out.keywords = [*out.keywords, *list(dict.fromkeys(extra))[:MAX_MODEL_KEYWORDS]]
     if dropped:
         slots = [SLOT_WORDS[s] for s in dropped]
         joined = ", ".join(slots[:-1]) + (" and " if len(slots) > 1 else "") + slots[-1]
@@ -96,13 +88,31 @@ def reconcile(rules: PreferenceUpdate, model: PreferenceUpdate, utterance: str, 
 
 
 def said(name: str, text: str) -> bool:
-    """True when ``name`` (a title or a person) is written in the folded message, typos allowed."""
+    """True when ``name`` (a title or a person) is written in the folded message, typos allowed.
+
+    A one-word name shorter than 6 letters must be written exactly and is still not enough for
+    a title ("her", "heat"): those stay the rule parser's, which reads capitals and context."""
     key = fold(name)
-    if not key:
+    if len(key) < 2:
         return False
-    if f" {key} " in f" {text} ":
+    if " " in key and f" {key} " in f" {text} ":
         return True
-    return len(key) >= 4 and fuzz.partial_ratio(key, text) >= GROUNDING_RATIO
+    return len(key) >= 6 and fuzz.partial_ratio(key, text) >= GROUNDING_RATIO
+
+
+def _decade_written(year: int, text: str) -> bool:
+    """The year itself, or its decade ("90s", "1990s", "nineties"), is in the folded message."""
+    decade = year - year % 10
+    short = f"{decade % 100:02d}s"
+    words = {str(year), f"{decade}s", short, _DECADE_NAMES.get(decade % 100, "-")}
+    return any(f" {w} " in f" {text} " for w in words)
+
+
+def _minutes_written(minutes: int, text: str) -> bool:
+    """The number of minutes, or of hours, is in the folded message."""
+    numbers = {str(minutes)} | ({str(minutes // 60), _NUMBER_WORDS.get(minutes // 60, "-")} if minutes % 60 == 0
+                                else set())
+    return any(f" {n} " in f" {text} " for n in numbers)
 
 
 def _titles(out: PreferenceUpdate, model: PreferenceUpdate, text: str, drop) -> None:
@@ -141,64 +151,39 @@ def _people(out: PreferenceUpdate, model: PreferenceUpdate, text: str, drop) -> 
         setattr(out, field, kept)
 
 
-def _references(out: PreferenceUpdate, model: PreferenceUpdate, utterance: str, n_shown: int, drop) -> None:
-    if not model.refers_to_shown or model.refers_to_shown == out.refers_to_shown:
-        return
-    if out.refers_to_shown or not n_shown or not _POINTING_WORDS.search(utterance):
-        drop("references")
-        return
-    out.refers_to_shown = [p for p in model.refers_to_shown if p <= n_shown]
-
-
-def _bounds(out: PreferenceUpdate, model: PreferenceUpdate, fields: tuple[str, str], shown_in_text: bool,
-            slot: str, drop) -> None:
+def _bounds(out: PreferenceUpdate, model: PreferenceUpdate, fields: tuple[str, str], written, slot: str,
+            drop) -> None:
+    """The rules' bounds; where they found none, the model's bounds whose values are written."""
     mine = [getattr(out, f) for f in fields]
     theirs = [getattr(model, f) for f in fields]
     if not any(theirs) or theirs == mine:
         return
-    if any(mine) or not shown_in_text:
+    if any(mine) or not all(written(v) for v in theirs if v is not None):
         drop(slot)
         return
     for field, value in zip(fields, theirs):
         setattr(out, field, value)
 
 
-def _genres(out: PreferenceUpdate, model: PreferenceUpdate, rules: PreferenceUpdate, request: bool, negated: bool,
-            drop) -> None:
-    """Genres the model adds: wanted ones only for a request whose subject the rules did not find
-    (no genre, title, reference or person read), ruled-out ones only when the message negates."""
+def _genres(out: PreferenceUpdate, model: PreferenceUpdate, rules: PreferenceUpdate, request: bool,
+            drop) -> list[str]:
+    """The genres stay the rules'. Returns the model's extra wanted genres as keywords, for a request
+    whose subject the rules did not find (no genre, title, reference or person read)."""
     wanted, ruled_out = set(rules.genres_include), set(rules.genres_exclude)
     if set(model.genres_include) & ruled_out or set(model.genres_exclude) & wanted:
         drop("negations")
+    extra = [g for g in model.genres_include if g not in wanted and g not in ruled_out]
     subject_known = bool(rules.genres_include or rules.titles_like or rules.refers_to_shown or rules.people_include)
-    if request and not subject_known:
-        out.genres_include = _new(out.genres_include, model.genres_include, ruled_out)
-    elif set(model.genres_include) - wanted - ruled_out:
+    if extra and (subject_known or not request):
         drop("genres")
-    extra_out = set(model.genres_exclude) - ruled_out - wanted
-    if extra_out and request and negated:
-        out.genres_exclude = _new(out.genres_exclude, sorted(extra_out), set())
-    elif extra_out:
-        drop("negations")
+        return []
+    return [g.lower() for g in extra] if request else []
 
 
-def _critiques(out: PreferenceUpdate, model: PreferenceUpdate, rules: PreferenceUpdate, allowed: bool, drop) -> None:
+def _critiques(model: PreferenceUpdate, rules: PreferenceUpdate, drop) -> None:
+    """Critiques stay the rules': a model critique the rules did not read is dropped, noted when it
+    reverses one of theirs."""
     mine = {(c.attribute, c.direction) for c in rules.critiques}
     theirs = {(c.attribute, c.direction) for c in model.critiques}
-    if not theirs or theirs <= mine:
-        return
     if any((a, "less" if d == "more" else "more") in mine for a, d in theirs):
         drop("critiques")
-        return
-    if mine or not allowed:
-        drop("critiques")
-        return
-    out.critiques = list(model.critiques)
-
-
-def _new(current: list[str], extra: Iterable[str], banned: set[str]) -> list[str]:
-    return list(dict.fromkeys([*current, *(g for g in extra if g not in banned)]))
-
-
-def _adds_request(model: PreferenceUpdate) -> bool:
-    return bool(model.genres_include or model.keywords or model.titles_like or model.people_include)

@@ -52,7 +52,7 @@ def test_an_invented_title_genre_and_decade_are_set_aside(rules: RuleParser) -> 
     model = PreferenceUpdate(intent="recommend", titles_like=[TitleRef(text="Pulp Fiction", item_id="5")],
                              genres_include=["Comedy"], year_min=1990, year_max=1999, keywords=["mind-bending"])
 
-    update = reconcile(rules.parse(said, ParseContext()), model, said, n_shown=0)
+    update = reconcile(rules.parse(said, ParseContext()), model, said)
 
     assert [t.item_id for t in update.titles_like] == ["4"]
     assert update.genres_include == [] and update.year_min is None and update.year_max is None
@@ -68,7 +68,7 @@ def test_a_reference_to_a_shown_item_stays_the_one_the_user_meant(rules: RulePar
     model = PreferenceUpdate(intent="refine", titles_like=[TitleRef(text="Clerks", item_id="1")],
                              refers_to_shown=[1], year_min=1990, year_max=1999)
 
-    update = reconcile(rules.parse(said, context), model, said, n_shown=3)
+    update = reconcile(rules.parse(said, context), model, said)
 
     assert update.refers_to_shown == [2] and update.titles_like == []
     assert Critique(attribute="recency", direction="more") in update.critiques
@@ -79,7 +79,7 @@ def test_a_reference_to_a_shown_item_stays_the_one_the_user_meant(rules: RulePar
 def test_a_greeting_stays_a_greeting(rules: RuleParser) -> None:
     model = PreferenceUpdate(intent="feedback", feedback="liked", genres_include=["Drama", "Horror"])
 
-    update = reconcile(rules.parse("hi", ParseContext()), model, "hi", n_shown=0)
+    update = reconcile(rules.parse("hi", ParseContext()), model, "hi")
 
     assert update.intent == "greet" and update.genres_include == [] and update.feedback is None
     assert "what the message asks for" in _disagreed(update)
@@ -89,7 +89,7 @@ def test_a_ruled_out_genre_is_never_wanted(rules: RuleParser) -> None:
     said = "no horror please, something funny"
     model = PreferenceUpdate(intent="recommend", genres_include=["Horror", "Comedy"])
 
-    update = reconcile(rules.parse(said, ParseContext()), model, said, n_shown=0)
+    update = reconcile(rules.parse(said, ParseContext()), model, said)
 
     assert "Horror" in update.genres_exclude and "Horror" not in update.genres_include
     assert "what is ruled out" in _disagreed(update)
@@ -99,11 +99,21 @@ def test_the_model_adds_what_the_rules_could_not_read(rules: RuleParser) -> None
     said = "I need something that will make me laugh after a long week"
     model = PreferenceUpdate(intent="recommend", genres_include=["Comedy"], keywords=["light-hearted", "uplifting"])
 
-    update = reconcile(rules.parse(said, ParseContext()), model, said, n_shown=0)
+    update = reconcile(rules.parse(said, ParseContext()), model, said)
 
-    assert update.intent in ("recommend", "refine") and update.genres_include == ["Comedy"]
-    assert {"light-hearted", "uplifting"} <= set(update.keywords)
+    assert update.intent in ("recommend", "refine")
+    assert update.genres_include == []  # a reading, not something said: a soft preference, not a filter
+    assert {"comedy", "light-hearted", "uplifting"} <= set(update.keywords)
     assert not any(n.startswith(NOTE_DISAGREED[:20]) for n in update.notes)
+
+
+def test_a_year_or_runtime_the_rules_missed_counts_only_when_it_is_written(rules: RuleParser) -> None:
+    said = "a short one, under 90 minutes"
+    model = PreferenceUpdate(intent="recommend", year_max=1990, runtime_max=90)
+
+    update = reconcile(PreferenceUpdate(intent="recommend"), model, said)
+
+    assert update.runtime_max == 90 and update.year_max is None
 
 
 def test_a_person_or_title_the_model_names_must_be_in_the_message(rules: RuleParser) -> None:
@@ -111,7 +121,7 @@ def test_a_person_or_title_the_model_names_must_be_in_the_message(rules: RulePar
     model = PreferenceUpdate(intent="recommend", people_include=["Jeff Bridges", "John Travolta"],
                              titles_like=[TitleRef(text="The Big Lebowski", item_id="3")])
 
-    update = reconcile(rules.parse(said, ParseContext()), model, said, n_shown=0)
+    update = reconcile(rules.parse(said, ParseContext()), model, said)
 
     assert "John Travolta" not in update.people_include and update.titles_like == []
     assert "Jeff Bridges" in update.people_include
