@@ -33,7 +33,7 @@ from chat.planning import Planner, PlannerResult, TurnInput
 from chat.policy import MIN_POOL, finalize_reply, gather_candidates
 from chat.schemas import Reply
 from marquee.errors import LLMError, ToolError
-from marquee.llm import invoke_model, message_text, stream_model
+from marquee.llm import OUTPUT_MODES, REFUSAL_STATUSES, EndpointError, invoke_model, message_text, stream_model
 from prompts.planner import render_planner_messages, render_tool_error, render_tool_result, render_writer_messages
 from retrieval.catalog import fold, normalize_title
 from tools.base import CandidateBuffer, ToolDeps
@@ -48,6 +48,7 @@ DELEGATED_INTENTS = frozenset({"ask_item", "reset"})
 RECOMMENDING_INTENTS = frozenset({"recommend", "refine", "feedback"})
 MAX_TEXT_CHARS = 600
 WRITER_MAX_TOKENS = 120
+FORCED = "forced_tool_choice"  # a feature an endpoint may refuse (remembered in ``OUTPUT_MODES``)
 _MARKUP = re.compile(r"[{}<>\[\]`]|\bfunction\b|tool_call", re.I)
 _SENTENCE_END = re.compile(r"[.!?…]$")
 
@@ -127,9 +128,8 @@ class LLMPlanner:
         first = "similar" if turn.state.anchor_ids else "search"
         messages: list[BaseMessage] = render_planner_messages(turn, deps.catalog)
         for number in range(1, self.max_steps + 1):
-            forced = first if number == 1 else None
-            bound = self.model.bind_tools(specs, tool_choice=forced) if forced else self.model.bind_tools(specs)
-            reply: AIMessage = invoke_model(bound, messages)
+            forced = first if number == 1 and FORCED not in OUTPUT_MODES.refused(self.model) else None
+            reply: AIMessage = self._ask_for_tools(specs, messages, forced)
             messages.append(reply)
             step = PlannerStep(number=number, forced=forced)
             steps.append(step)
@@ -147,6 +147,19 @@ class LLMPlanner:
             if len(buffer.items) >= MIN_POOL and not step.errors:
                 return  # enough candidates: the app filters, ranks and explains them
         logger.info("LLM planner stopped after %d steps", self.max_steps)
+
+    def _ask_for_tools(self, specs: list[dict[str, Any]], messages: list[BaseMessage], forced: str | None) -> AIMessage:
+        """One planning request; an endpoint that refuses a forced tool choice is asked again
+        without it, and not asked with it again (learned once per endpoint)."""
+        if forced is None:
+            return invoke_model(self.model.bind_tools(specs), messages)
+        try:
+            return invoke_model(self.model.bind_tools(specs, tool_choice=forced), messages)
+        except EndpointError as exc:
+            if exc.status not in REFUSAL_STATUSES:
+                raise
+            OUTPUT_MODES.refuse(self.model, FORCED)
+            return invoke_model(self.model.bind_tools(specs), messages)
 
     def _run_tool(
         self, name: str, args: dict[str, Any], call_id: str | None, deps: ToolDeps, buffer: CandidateBuffer,

@@ -184,9 +184,10 @@ def endpoint_key(model: Any) -> str:
 
 
 class OutputModes:
-    """The structured-output modes each endpoint refused, learned once per endpoint per process.
+    """The structured-output modes (and features, such as a forced tool choice) each endpoint
+    refused, learned once per endpoint per process.
 
-    Shared by every agent that asks one endpoint for JSON, so a refusal costs one request.
+    Shared by every agent that asks one endpoint, so a refusal costs one request.
     """
 
     def __init__(self) -> None:

@@ -276,7 +276,7 @@ def test_a_conversation_through_the_llm_path_always_gets_an_answer(
 
 def test_the_model_text_never_ends_in_a_colon_over_the_cards(fake_openai: FakeOpenAI, deps: ToolDeps) -> None:
     fake_openai.enqueue(
-        ToolCalls([ToolCall("search", {"query": "comedy", "k": 20})]),
+        ToolCalls([ToolCall("search", {"query": "comedy", "k": 20})]), "Done.",
         "Here are some 90s comedies you might enjoy:",
     )
 
@@ -284,3 +284,20 @@ def test_the_model_text_never_ends_in_a_colon_over_the_cards(fake_openai: FakeOp
 
     assert result.reply.items
     assert result.reply.text == "Here are some 90s comedies you might enjoy."
+
+
+def test_an_endpoint_that_refuses_a_forced_tool_choice_is_asked_without_it_from_then_on(
+    fake_openai: FakeOpenAI, deps: ToolDeps
+) -> None:
+    fake_openai.enqueue(HTTPError(400, "tool_choice must be auto"), ToolCalls([ToolCall("search", {"query": "comedy"})]),
+                        "Done.", "Some comedies.", ToolCalls([ToolCall("search", {"query": "comedy"})]), "Done.",
+                        "More comedies.")
+    planner = _planner(fake_openai.base_url)
+
+    first = planner.respond(_nineties_comedy(), deps=deps)
+    second = planner.respond(_nineties_comedy(), deps=deps)
+
+    assert (first.reply.text, second.reply.text) == ("Some comedies.", "More comedies.")
+    choices = [r.get("tool_choice") for r in fake_openai.requests if "tools" in r]
+    assert choices[0] == {"type": "function", "function": {"name": "search"}}
+    assert all(c in (None, "auto") for c in choices[1:])  # learned once
