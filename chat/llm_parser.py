@@ -69,8 +69,7 @@ class LLMParser:
         self.model = model
         self.catalog = catalog
         self.fallback = fallback
-        self.asker = JsonAsker(model, max_retries=max_retries, json_mode=json_mode,
-                               schema=answer_schema(catalog.genres), max_tokens=MAX_ANSWER_TOKENS)
+        self.asker = JsonAsker(model, max_retries=max_retries, json_mode=json_mode, max_tokens=MAX_ANSWER_TOKENS)
         self._genres: dict[str, str] = {g.casefold(): g for g in catalog.genres}
         self._local = threading.local()
 
@@ -105,7 +104,7 @@ class LLMParser:
             messages, lambda text: self._validate(text, n_shown=len(shown)), invalid=InvalidAnswer, reask=render_reask,
             on_attempt=lambda number, output, error, seconds: attempts.append(
                 LLMAttempt(number=number, output=output, error=error, seconds=seconds)),
-            what="parser answer",
+            what="parser answer", schema=answer_schema(self.catalog.genres, n_shown=len(shown)),
         )
 
     def _validate(self, text: str, *, n_shown: int) -> PreferenceUpdate:
@@ -159,8 +158,9 @@ def _title_text(value: Any) -> Any:
     return value
 
 
-def answer_schema(genres: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """The JSON schema of the parser's answer: the slots the prompt lists, genres from the catalog.
+def answer_schema(genres: list[str] | tuple[str, ...], *, n_shown: int = 5) -> dict[str, Any]:
+    """The JSON schema of the parser's answer: the slots the prompt lists, genres from the catalog,
+    positions of shown items up to ``n_shown`` (no such key when nothing was shown).
 
     Bounded (list lengths, string lengths) so that a grammar-constrained small model cannot loop.
     """
@@ -171,33 +171,31 @@ def answer_schema(genres: list[str] | tuple[str, ...]) -> dict[str, Any]:
                                   else {"type": "array", "maxItems": 0})
     year = {"type": "integer", "minimum": 1870, "maximum": 2100}
     minutes = {"type": "integer", "minimum": 1, "maximum": 1200}
-    return {
-        "type": "object",
-        "properties": {
-            "intent": {"enum": list(get_args(Intent))},
-            "genres_include": genre_list,
-            "genres_exclude": genre_list,
-            "people_include": strings(3),
-            "people_exclude": strings(3),
-            "titles_like": strings(3, 120),
-            "titles_exclude": strings(5, 120),
-            "year_min": year,
-            "year_max": year,
-            "runtime_min": minutes,
-            "runtime_max": minutes,
-            "audience": {"enum": ["kids", "adults"]},
-            "keywords": strings(4, 40),
-            "critiques": {"type": "array", "maxItems": 3, "items": {
-                "type": "object",
-                "properties": {"attribute": {"enum": list(get_args(CritiqueAttribute))},
-                               "direction": {"enum": list(get_args(Direction))}},
-                "required": ["attribute", "direction"], "additionalProperties": False}},
-            "refers_to_shown": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 50},
-                                "maxItems": 5},
-            "feedback": {"enum": list(get_args(FeedbackKind))},
-            "ask": {"enum": list(get_args(ItemQuestion))},
-            "query": {"type": "string", "maxLength": 120},
-        },
-        "required": ["intent"],
-        "additionalProperties": False,
+    properties: dict[str, Any] = {
+        "intent": {"enum": list(get_args(Intent))},
+        "genres_include": genre_list,
+        "genres_exclude": genre_list,
+        "people_include": strings(3),
+        "people_exclude": strings(3),
+        "titles_like": strings(3, 120),
+        "titles_exclude": strings(5, 120),
+        "year_min": year,
+        "year_max": year,
+        "runtime_min": minutes,
+        "runtime_max": minutes,
+        "audience": {"enum": ["kids", "adults"]},
+        "keywords": strings(4, 40),
+        "critiques": {"type": "array", "maxItems": 3, "items": {
+            "type": "object",
+            "properties": {"attribute": {"enum": list(get_args(CritiqueAttribute))},
+                           "direction": {"enum": list(get_args(Direction))}},
+            "required": ["attribute", "direction"], "additionalProperties": False}},
+        "refers_to_shown": {"type": "array", "maxItems": max(1, n_shown),
+                            "items": {"type": "integer", "minimum": 1, "maximum": max(1, n_shown)}},
+        "feedback": {"enum": list(get_args(FeedbackKind))},
+        "ask": {"enum": list(get_args(ItemQuestion))},
+        "query": {"type": "string", "maxLength": 120},
     }
+    if not n_shown:
+        del properties["refers_to_shown"]
+    return {"type": "object", "properties": properties, "required": ["intent"], "additionalProperties": False}

@@ -257,18 +257,21 @@ class JsonAsker:
         self.model, self.max_retries, self.json_mode = model, max_retries, json_mode
         self.schema, self.max_tokens, self.modes = schema, max_tokens, modes
 
-    def _call(self, messages: Sequence[BaseMessage]) -> AIMessage:
+    def _call(self, messages: Sequence[BaseMessage], schema: dict[str, Any] | None) -> AIMessage:
         extra = {"max_tokens": self.max_tokens} if self.max_tokens else {}
         if not self.json_mode:
             return invoke_model(self.model, messages, **extra)
-        return invoke_structured(self.model, messages, schema=self.schema,
-                                 start=MODES[0] if self.schema else "json_object", modes=self.modes, **extra)
+        return invoke_structured(self.model, messages, schema=schema,
+                                 start=MODES[0] if schema else "json_object", modes=self.modes, **extra)
 
     def ask(self, messages: Sequence[BaseMessage], validate: Callable[[str], T], *, invalid: type[Exception],
-            reask: Callable[[str], BaseMessage], on_attempt: Attempt | None = None, what: str = "answer") -> T:
+            reask: Callable[[str], BaseMessage], on_attempt: Attempt | None = None, what: str = "answer",
+            schema: dict[str, Any] | None = None) -> T:
         """``validate(text)`` of the first answer that passes; raises ``LLMError`` (caused by the
         last failure) when out of attempts. ``invalid``: the exception ``validate`` raises for an
-        answer worth re-asking; ``reask(problem)``: the message that says what to fix."""
+        answer worth re-asking; ``reask(problem)``: the message that says what to fix; ``schema``:
+        this request's schema, instead of the asker's."""
+        schema = schema or self.schema
         messages = list(messages)
         last_output: str | None = None
         total = self.max_retries + 1
@@ -280,7 +283,7 @@ class JsonAsker:
                     on_attempt(number, output, error, time.perf_counter() - started)
 
             try:
-                reply = self._call(messages)
+                reply = self._call(messages, schema)
             except EndpointError as exc:
                 record(None, str(exc))
                 if not exc.retryable or number == total:

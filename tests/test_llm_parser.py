@@ -132,7 +132,8 @@ def test_a_genre_the_catalog_lacks_is_reasked(fake_openai: FakeOpenAI, catalog: 
 
     update = parser.parse("something feel-good", ParseContext())
 
-    assert update.genres_include == ["Comedy"] and update.keywords == ["feel-good"]
+    # the model's reading of a genre the message does not name is a soft preference (chat.reconcile)
+    assert update.genres_include == [] and "comedy" in update.keywords
     reask = fake_openai.requests[1]["messages"][-1]["content"]
     assert "'Feel-Good Cinema'" in reask and "Use only: " in reask and "Comedy" in reask
 
