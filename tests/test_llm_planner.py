@@ -301,3 +301,15 @@ def test_an_endpoint_that_refuses_a_forced_tool_choice_is_asked_without_it_from_
     choices = [r.get("tool_choice") for r in fake_openai.requests if "tools" in r]
     assert choices[0] == {"type": "function", "function": {"name": "search"}}
     assert all(c in (None, "auto") for c in choices[1:])  # learned once
+
+
+def test_a_model_parroting_its_instructions_is_not_shown(fake_openai: FakeOpenAI, deps: ToolDeps) -> None:
+    fake_openai.enqueue("The user said: hi There are no cards this time. Answer the user in one or two sentences.")
+    pieces: list[str] = []
+    turn = TurnInput(utterance="hi", update=PreferenceUpdate(intent="greet"), state=PreferenceState(),
+                     on_text=pieces.append)
+
+    result = _planner(fake_openai.base_url).respond(turn, deps=deps)
+
+    assert "There are no cards" not in result.reply.text and result.reply.text  # the policy planner's welcome
+    assert pieces == [] and NOTE_FALLBACK in result.reply.notes

@@ -47,7 +47,7 @@ def llama(tmp_path_factory):
 
 
 def _settings(demo_workspace, tmp_path, url: str | None, **overrides) -> Settings:
-    llm = dict(llm_base_url=url, llm_model=MODEL_NAME, llm_timeout_s=60, llm_max_retries=1) if url else {}
+    llm = dict(llm_base_url=url, llm_model=MODEL_NAME, llm_timeout_s=120, llm_max_retries=1) if url else {}
     return Settings(workspace=demo_workspace, database_url=f"sqlite:///{tmp_path / 'marquee.db'}",
                     **{**llm, **overrides})
 
