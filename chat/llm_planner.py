@@ -233,8 +233,9 @@ class GuardedText:
     """Model text passed on to ``sink`` as it arrives, only as long as it stays a fit reply.
 
     The text passed on is always a prefix of the final text (``finish``), so a client that
-    concatenates the pieces shows exactly the reply that is stored. Words that could still grow
-    into a catalog title are held back until they cannot, and so are the last ``ECHO_WORDS``
+    concatenates the pieces shows exactly the reply that is stored. Nothing is passed on before
+    the first sentence ends (a cut then still leaves a sentence); after it, words that could still
+    grow into a catalog title are held back until they cannot, and so are the last ``ECHO_WORDS``
     words; text that names a title outside ``allowed_ids``, holds markup, repeats
     ``ECHO_WORDS`` words in a row of the ``prompt`` (a small model parroting its instructions) or
     passes ``max_chars`` is cut before that point.
@@ -260,8 +261,11 @@ class GuardedText:
             return True
         self.raw = candidate
         complete = words if candidate[-1:].isspace() else words[:-1]
+        ends = [i + 1 for i, w in enumerate(complete) if _SENTENCE_END.search(w)]
+        if not ends:
+            return False  # the first sentence goes out whole: a cut later still leaves a sentence
         keep = max(0, len(complete) - max(self._title_tail(complete), ECHO_WORDS - 1 if self._echoes else 0))
-        self._pass(" ".join(complete[:keep]))
+        self._pass(" ".join(complete[:max(keep, ends[-1])]))  # a whole sentence that fits goes out
         return False
 
     def cut(self) -> None:

@@ -21,7 +21,7 @@ from marquee.streaming import turn_pieces
 from marquee.web import create_app, serve_in_thread
 from tools.base import ToolDeps
 
-WRITTEN = "Three feel-good comedies from the nineties, none with Adam Sandler."
+WRITTEN = "Here you go. Three feel-good comedies from the nineties, none of them with Adam Sandler, for a cosy night."
 
 
 def _marquee(fake: FakeOpenAI, deps: ToolDeps, tmp_path: Path) -> Marquee:
