@@ -275,6 +275,8 @@ class GuardedText:
         """The final text: all of it when it fits, else what was passed on, closed; None if nothing."""
         if not self.was_cut:
             whole = " ".join(self.raw.split())
+            if whole.endswith(":"):  # the cards, not the text, carry the list (the colon was held back)
+                whole = whole[:-1].rstrip() + "."
             if whole and self._fits(whole):
                 self._pass(whole)
                 return whole

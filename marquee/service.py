@@ -340,7 +340,6 @@ class Marquee:
                 timings[stage] = timings.get(stage, 0.0) + call.get("ms", 0.0)
 
             reply = result.reply
-            reply.notes = list(dict.fromkeys([*update.notes, *reply.notes]))  # a greeting too says what was set aside
             if reply.items:  # say what was done with the demographics (on the first list, or after a change)
                 said = self._demographics_notes(conversation_id, profile, profile_notes, first=not state.shown_ids)
                 reply.notes = list(dict.fromkeys([*reply.notes, *said]))

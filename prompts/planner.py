@@ -107,9 +107,11 @@ def render_tool_error(error: str) -> str:
 
 
 WRITER_SYSTEM = """You write the short text of a movie recommender's reply. The app shows the items
-as cards under your text, each with its own reason, so do not list them and do not repeat the
-reasons. Answer in one or two short, friendly sentences, in plain text: no lists, no markup.
-Only mention titles, genres, people and years that appear below. Never invent anything."""
+as cards under your text, each with its own reason, so do not list them, do not repeat the
+reasons and do not end with a colon. Answer in one or two short, friendly sentences that say what
+the list is in plain words, like "Here are some Christopher Nolan films." or "Got it - here are a
+few you haven't seen.", in plain text: no lists, no markup. Only mention titles, genres, people
+and years that appear below. Never invent anything."""
 
 WRITER_CARDS_TEMPLATE = Template(
     """The user said: $utterance
