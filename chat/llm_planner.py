@@ -52,6 +52,11 @@ ECHO_WORDS = 6  # this many words in a row of the prompt in the reply: the model
 FORCED = "forced_tool_choice"  # a feature an endpoint may refuse (remembered in ``OUTPUT_MODES``)
 _MARKUP = re.compile(r"[{}<>\[\]`]|\bfunction\b|tool_call", re.I)
 _SENTENCE_END = re.compile(r"[.!?…]$")
+# Not a reply to the person: a refusal or apology, or talk about "the user" (a small model
+# retelling its instructions). Checked on the first sentence, which is never passed on early.
+_NOT_A_REPLY = re.compile(
+    r"^\s*(?:i'?m sorry|sorry|i (?:am )?(?:cannot|can'?t|am unable)|i'?m not able|as an ai|as a chatbot|"
+    r"unfortunately|the user\b|user:)", re.I)
 
 
 class PlannerStep(BaseModel):
@@ -236,7 +241,8 @@ class GuardedText:
     concatenates the pieces shows exactly the reply that is stored. Nothing is passed on before
     the first sentence ends (a cut then still leaves a sentence); after it, words that could still
     grow into a catalog title are held back until they cannot, and so are the last ``ECHO_WORDS``
-    words; text that names a title outside ``allowed_ids``, holds markup, repeats
+    words; text that opens as a refusal or talks about "the user", names a title outside
+    ``allowed_ids``, holds markup, repeats
     ``ECHO_WORDS`` words in a row of the ``prompt`` (a small model parroting its instructions) or
     passes ``max_chars`` is cut before that point.
     """
@@ -296,6 +302,8 @@ class GuardedText:
 
     def _fits(self, text: str) -> bool:
         if len(text) > self.max_chars or _MARKUP.search(text) or _shingles(text) & self._echoes:
+            return False
+        if _NOT_A_REPLY.search(text):
             return False
         return not titles_named(text, self.catalog, self.allowed_ids)
 

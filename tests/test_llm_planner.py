@@ -313,3 +313,21 @@ def test_a_model_parroting_its_instructions_is_not_shown(fake_openai: FakeOpenAI
 
     assert "There are no cards" not in result.reply.text and result.reply.text  # the policy planner's welcome
     assert pieces == [] and NOTE_FALLBACK in result.reply.notes
+
+
+@pytest.mark.parametrize("said", [
+    "I'm sorry for the misunderstanding, but as a chatbot I cannot browse movies.",
+    "The user asked for a list of 90s comedy films, in plain text.",
+])
+def test_a_refusal_or_a_retelling_of_the_instructions_is_not_the_reply(
+    fake_openai: FakeOpenAI, deps: ToolDeps, said: str
+) -> None:
+    fake_openai.enqueue(ToolCalls([ToolCall("search", {"query": "comedy"})]), "Done.", said)
+    pieces: list[str] = []
+    turn = _nineties_comedy()
+    turn.on_text = pieces.append
+
+    result = _planner(fake_openai.base_url).respond(turn, deps=deps)
+
+    _assert_cards_fit(result, deps)
+    assert result.reply.text != said and "user" not in result.reply.text and pieces == []
