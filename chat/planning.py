@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -30,6 +30,10 @@ class TurnInput(BaseModel):
     must_list: bool = Field(
         False, description="The caller needs a ranked list (a carousel, a benchmark): no clarifying question or "
         "small talk instead of items; with nothing to go on, the list is the history's and the catalog's best.",
+    )
+    on_text: Callable[[str], None] | None = Field(
+        None, exclude=True, description="Gets the reply's text piece by piece while a model writes it (streaming); "
+        "the pieces concatenate to the reply's text. Not called for template text.",
     )
 
 

@@ -140,7 +140,7 @@ def parser_command(
         if backend == "llm":
             if not settings.llm_enabled:
                 _fail("--backend llm needs MARQUEE_LLM_BASE_URL and MARQUEE_LLM_MODEL")
-            from chat.llm import build_chat_model
+            from marquee.llm import build_chat_model
             from chat.llm_parser import LLMParser
 
             parser = LLMParser(build_chat_model(settings), items, fallback=parser, max_retries=settings.llm_max_retries)
@@ -234,7 +234,7 @@ def simulate_command(
                 chosen = sample_targets(marquee.catalog, targets, seed)
             model = None
             if marquee.settings.llm_enabled:
-                from chat.llm import build_chat_model
+                from marquee.llm import build_chat_model
 
                 model = build_chat_model(marquee.settings)
             report = run_simulation(marquee, chosen, seed=seed, max_turns=max_turns, model=model)

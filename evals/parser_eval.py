@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Literal
@@ -40,6 +41,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from rapidfuzz import fuzz
 
 from chat.parser import ParseContext, PreferenceParser, TitleIndex, key_words, title_key, title_variants
+from chat.reconcile import NOTE_DISAGREED
 from chat.schemas import PreferenceUpdate
 from marquee.errors import BadInput
 from retrieval.catalog import Catalog, Item, fold
@@ -51,6 +53,7 @@ SET_SLOTS = ("genres_include", "genres_exclude", "people_include", "people_exclu
 EXACT_SLOTS = ("year_min", "year_max", "runtime_min", "runtime_max", "audience", "refers_to_shown")
 SLOTS = (*SET_SLOTS, *EXACT_SLOTS, "keywords")
 TITLE_TYPO_RATIO = 90.0
+DISAGREED_PREFIX = NOTE_DISAGREED.split("{")[0]
 NEGATORS = {"no", "not", "without", "non", "nothing", "none", "never"}
 
 
@@ -249,12 +252,15 @@ def run_parser_eval(gold_path: Path, parser: PreferenceParser, catalog: Catalog)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # slot -> tp, fp, fn
     intents_right = 0
     errors: list[dict[str, Any]] = []
+    llm = {"answers_used": 0, "fell_back": 0, "readings_set_aside": 0}  # an LLM parser's record
+    started = time.perf_counter()
     for line in lines:
         context = ParseContext(
             shown=_shown_items(line.context, catalog, index),
             history=[(turn.role, turn.text) for turn in line.context],
         )
         update = parser.parse(line.utterance, context)
+        _count_llm(llm, parser, update)
         predicted = predicted_slots(update, catalog)
         gold = _gold_slots(line.gold)
         wrong_gold: dict[str, Any] = {}
@@ -282,7 +288,21 @@ def run_parser_eval(gold_path: Path, parser: PreferenceParser, catalog: Catalog)
         if wrong_gold or wrong_predicted:
             errors.append({"id": line.id, "utterance": line.utterance, "gold": wrong_gold,
                            "predicted": wrong_predicted})
-    return _summary(len(lines), intents_right, counts, errors)
+    summary = _summary(len(lines), intents_right, counts, errors)
+    summary["seconds_per_utterance"] = round((time.perf_counter() - started) / max(1, len(lines)), 3)
+    if hasattr(parser, "last_attempts"):
+        summary["llm"] = llm
+    return summary
+
+
+def _count_llm(llm: dict[str, int], parser: PreferenceParser, update: PreferenceUpdate) -> None:
+    """For an LLM parser: was its answer used (reconciled), did it fall back, was a reading set aside."""
+    attempts = getattr(parser, "last_attempts", None)
+    if attempts is None:
+        return
+    used = bool(attempts) and attempts[-1].error is None
+    llm["answers_used" if used else "fell_back"] += 1
+    llm["readings_set_aside"] += any(n.startswith(DISAGREED_PREFIX) for n in update.notes)
 
 
 def _count(cell: list[int], tp: int, fp: int, fn: int) -> None:
@@ -340,6 +360,13 @@ def format_table(result: dict[str, Any], *, max_errors: int = 20) -> str:
         f"  intent accuracy  {result['intent_accuracy']:.3f}",
         f"  slots            P {result['slot_precision']:.3f}   R {result['slot_recall']:.3f}   "
         f"F1 {result['slot_f1']:.3f}",
+        f"  seconds per utterance  {result.get('seconds_per_utterance', 0):.3f}",
+    ]
+    if "llm" in result:
+        llm = result["llm"]
+        lines.append(f"  language model   answers used {llm['answers_used']}, fell back to rules {llm['fell_back']}, "
+                     f"readings set aside {llm['readings_set_aside']}")
+    lines += [
         "",
         f"  {'slot':<16} {'P':>5}  {'R':>5}  {'F1':>5}",
     ]

@@ -258,7 +258,7 @@ class LLMUser:
     def _rephrase(self, turn: UserTurn) -> UserTurn:
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        from chat.llm import invoke_model, message_text
+        from marquee.llm import invoke_model, message_text
 
         try:
             message = invoke_model(self.model, [

@@ -289,7 +289,7 @@ def _open_captions(settings: Settings, catalog: Catalog, paths: dict[str, Path],
     """The ``items_caption`` collection: every readable poster described by the caption model and
     embedded with the text encoder. Endpoint failures skip posters (counted); a collection built
     with such skips is built again at the next start (cached captions cost no request)."""
-    from chat.llm import build_chat_model
+    from marquee.llm import build_chat_model
     from retrieval.captions import ENDPOINT_REASONS, CaptionModality, PosterCaptioner
 
     if not settings.llm_base_url:

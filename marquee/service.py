@@ -14,6 +14,7 @@ import time
 import unicodedata
 import weakref
 from pathlib import Path
+from typing import Callable
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
@@ -260,7 +261,7 @@ def build_agents(settings: Settings, deps: ToolDeps) -> tuple[PreferenceParser, 
     rules, policy = RuleParser(deps.catalog), PolicyPlanner()
     if not settings.llm_enabled:
         return rules, policy
-    from chat.llm import build_chat_model
+    from marquee.llm import build_chat_model
     from chat.llm_parser import LLMParser
     from chat.llm_planner import LLMPlanner
 
@@ -345,7 +346,8 @@ class Marquee:
             return session.get(db.Conversation, conversation_id) is not None
 
     def respond(self, conversation_id: str | None, utterance: str, *, n_items: int | None = None,
-                image: bytes | None = None, must_list: bool = False, request_key: str | None = None) -> TurnResult:
+                image: bytes | None = None, must_list: bool = False, request_key: str | None = None,
+                on_text: Callable[[str], None] | None = None) -> TurnResult:
         """Answer one utterance in a conversation (a new one when ``conversation_id`` is None).
 
         ``image``: a picture sent with the message ("more like this"); its bytes are checked
@@ -353,6 +355,9 @@ class Marquee:
         collection the turn is answered from the words, with a note saying so. ``must_list``: the
         caller needs items whatever was said (see ``TurnInput.must_list``). ``request_key``: the
         client's ``Idempotency-Key``; a retry with the same key returns the stored turn.
+        ``on_text``: gets the reply's text piece by piece while a language model writes it (the
+        pieces concatenate to ``reply.text``); not called for a template reply (see
+        ``marquee.streaming``).
         """
         started = time.perf_counter()
         picture: list[float] | None = None
@@ -395,7 +400,7 @@ class Marquee:
                 n_items=n_items or self.settings.n_recommendations,
                 demographics=None if profile.is_empty() else profile,
                 previous_text=recent[-1].reply_model().text if recent else None,
-                must_list=must_list,
+                must_list=must_list, on_text=on_text,
             )
             result = self._planner_for(update, must_list=must_list).respond(turn, deps=self.deps)
             timings["plan"] = (time.perf_counter() - t0) * 1000

@@ -44,6 +44,7 @@ from marquee.rate_limits import make_rate_limiter
 from marquee.security import KEY_HEADER, ApiError, RequestGuard, check_owner
 from marquee.service import Marquee, check_request_key, clean_utterance
 from marquee.settings import REPO_ROOT, Settings
+from marquee.streaming import aturn_pieces
 
 log = logging.getLogger(__name__)
 
@@ -276,13 +277,20 @@ def api_router(marquee: Marquee, settings: Settings, guard: Guard) -> APIRouter:
 
         async def events() -> AsyncIterator[bytes]:
             yield sse("start", StreamStart(conversation_id=conversation_id))
+            streamed = False  # a model's text goes out piece by piece as it is written
             try:
-                result = await gate.run(partial(marquee.respond, conversation_id, body.text, n_items=body.n_items,
-                                                image=picture, request_key=idempotency_key))
+                async for piece in aturn_pieces(lambda on_text: gate.run(partial(
+                        marquee.respond, conversation_id, body.text, n_items=body.n_items, image=picture,
+                        request_key=idempotency_key, on_text=on_text))):
+                    if isinstance(piece, str):
+                        streamed = True
+                        yield sse("text", StreamText(delta=piece))
+                    else:
+                        result = piece
             except Exception as exc:  # the status line is sent: report it in the stream
                 yield sse("error", stream_error(exc))
                 return
-            for chunk in text_chunks(result.reply.text):
+            for chunk in [] if streamed else text_chunks(result.reply.text):  # a template reply, in chunks
                 yield sse("text", StreamText(delta=chunk))
                 await asyncio.sleep(STREAM_PAUSE_S)
             reply = reply_out(result.reply, posters, url)

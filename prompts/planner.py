@@ -104,3 +104,41 @@ def render_tool_result(result: BaseModel, buffer: Any, catalog: Any) -> str:
 def render_tool_error(error: str) -> str:
     """What the model reads after a tool call that failed, so it can correct itself."""
     return f"error: {error}\nCorrect the tool name or arguments and try again, or finish."
+
+
+WRITER_SYSTEM = """You write the short text of a movie recommender's reply. The app shows the items
+as cards under your text, each with its own reason, so do not list them, do not repeat the
+reasons and do not end with a colon. Answer in one or two short, friendly sentences that say what
+the list is in plain words, like "Here are some Christopher Nolan films." or "Got it - here are a
+few you haven't seen.", in plain text: no lists, no markup. Only mention titles, genres, people
+and years that appear below. Never invent anything."""
+
+WRITER_CARDS_TEMPLATE = Template(
+    """The user said: $utterance
+What they asked for so far: $request
+The cards shown under your text:
+$cards
+Write the text that goes above these cards."""
+)
+
+WRITER_NO_CARDS_TEMPLATE = Template(
+    """The user said: $utterance
+There are no cards this time. Answer the user in one or two short sentences; if they have not
+said what they would like to watch, ask them."""
+)
+
+
+def render_writer_messages(turn: Any, reply: Any, catalog: Any) -> list[BaseMessage]:
+    """The messages of the writing call: the turn and the cards (``reply.items``), or none."""
+    utterance = " ".join(turn.utterance.split())
+    if reply is None or not reply.items:
+        return [SystemMessage(WRITER_SYSTEM), HumanMessage(WRITER_NO_CARDS_TEMPLATE.substitute(utterance=utterance))]
+    lines = []
+    for card in reply.items:
+        year = f" ({card.year})" if card.year else ""
+        genres = f" [{', '.join(card.genres)}]" if card.genres else ""
+        lines.append(f"- {card.title}{year}{genres}: {card.why}")
+    state = _compact(turn.state, exclude=("anchor_ids", "liked_ids", "disliked_ids", "seen_ids", "shown_ids",
+                                          "last_shown_ids", "query"))
+    user = WRITER_CARDS_TEMPLATE.substitute(utterance=utterance, request=state, cards="\n".join(lines))
+    return [SystemMessage(WRITER_SYSTEM), HumanMessage(user)]

@@ -1,8 +1,8 @@
 """"Describe what you see": poster captions from a vision model, embedded as text.
 
 A :class:`PosterCaptioner` sends one chat request per poster to a vision model behind the
-configured OpenAI-compatible endpoint (built by :func:`chat.llm.build_chat_model`, called through
-:func:`chat.llm.invoke_model`) and keeps a short plain-text description of what the poster
+configured OpenAI-compatible endpoint (built by :func:`marquee.llm.build_chat_model`, called through
+:func:`marquee.llm.invoke_model`) and keeps a short plain-text description of what the poster
 shows: mood, colours, setting, people, genre cues. :class:`CaptionModality` embeds those captions
 with the *text* encoder, so the ``items_caption`` collection lives in the text space and joins the
 similarity to named titles like any precomputed modality (``MARQUEE_MODALITY_WEIGHTS``).
@@ -168,7 +168,7 @@ def _endpoint_reason(exc: LLMError) -> str:
 class PosterCaptioner:
     """Short descriptions of posters from a vision chat model, cached by image content and model.
 
-    ``model``: a LangChain chat model that takes images (``chat.llm.build_chat_model`` with the
+    ``model``: a LangChain chat model that takes images (``marquee.llm.build_chat_model`` with the
     caption model); ``cache_path``: the JSON cache (``None``: memory only); ``max_chars``: the
     longest caption kept; ``max_failures``: endpoint failures in a row before it stops asking.
     """
@@ -194,7 +194,7 @@ class PosterCaptioner:
 
     def caption(self, image: Any, *, content_hash: str) -> str | None:
         """The caption of an already checked RGB image (cached, or asked for), or ``None`` (counted)."""
-        from chat.llm import invoke_model, message_text
+        from marquee.llm import invoke_model, message_text
         from prompts.captions import caption_message
 
         key = self.cache_key(content_hash)

@@ -31,7 +31,7 @@ from typing import Any, Mapping
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
-from chat.llm import EndpointError, JsonAsker, json_object
+from marquee.llm import EndpointError, JsonAsker, json_object
 from marquee.errors import LLMError
 from prompts.cold_start import render_history_messages, render_reask
 from retrieval.catalog import Catalog, Item
@@ -42,6 +42,7 @@ from retrieval.json_cache import read_entries, write_entries
 logger = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
+MAX_ANSWER_TOKENS = 900  # 20 items of ~40 tokens; a model that rambles is cut, then re-asked
 NOTE_NO_ANSWER = "the language model did not answer, so the imaginary history came from the offline generator"
 NOTE_INVALID = "the language model's answers did not validate, so the imaginary history came from the offline generator"
 NOTE_RESTING = "the language model failed recently, so the imaginary history came from the offline generator"
@@ -83,6 +84,24 @@ class HistoryVocabulary:
 
     def title(self, text: str) -> Item | None:
         return self.catalog.find_title(text)
+
+
+def history_schema(vocabulary: HistoryVocabulary, max_items: int) -> dict[str, Any]:
+    """The JSON schema of an answer: items with the catalog's genres and decades as enums."""
+    item = {
+        "type": "object",
+        "properties": {
+            "genres": {"type": "array", "items": {"enum": vocabulary.genres}, "minItems": 1, "maxItems": 3},
+            "era": {"enum": vocabulary.eras},
+            "keywords": {"type": "array", "items": {"type": "string", "maxLength": 30}, "maxItems": 3},
+            "title": {"type": "string", "maxLength": 80},
+        },
+        "required": ["genres", "era"],
+        "additionalProperties": False,
+    }
+    return {"type": "object", "properties": {"items": {"type": "array", "items": item, "minItems": 1,
+                                                        "maxItems": max_items}},
+            "required": ["items"], "additionalProperties": False}
 
 
 def parse_history(text: str, vocabulary: HistoryVocabulary, *, n_items: int) -> tuple[list[ImaginaryItem], list[str]]:
@@ -195,7 +214,8 @@ class LLMHistoryGenerator:
         self.cache = HistoryCache(cache_path)
         self.n_examples, self.items_per_example = n_examples, items_per_example
         self.max_items, self.cooldown_s = max_items, cooldown_s
-        self.asker = JsonAsker(model, max_retries=max_retries, json_mode=json_mode)
+        self.asker = JsonAsker(model, max_retries=max_retries, json_mode=json_mode,
+                               schema=history_schema(vocabulary, max_items), max_tokens=MAX_ANSWER_TOKENS)
         self.model_name = str(getattr(model, "model_name", "") or getattr(model, "model", "") or type(model).__name__)
         self._resting_until = 0.0
         self.calls = 0  # requests sent to the endpoint, for logs and tests
@@ -273,7 +293,7 @@ def build_llm_generator(
     cache_path: Path | None,
 ) -> LLMHistoryGenerator | None:
     """The LLM generator for the configured endpoint, or ``None`` when no endpoint is configured."""
-    from chat.llm import build_chat_model
+    from marquee.llm import build_chat_model
 
     model = build_chat_model(settings)
     if model is None:

@@ -34,9 +34,10 @@ COMPLETIONS_PATH = "/v1/chat/completions"
 
 @dataclass
 class Text:
-    """An assistant message with text content."""
+    """An assistant message with text content; streamed, ``pause`` seconds between its chunks."""
 
     content: str
+    pause: float = 0.0
 
 
 @dataclass
@@ -212,6 +213,8 @@ class FakeOpenAI:
                 for chunk in _stream_chunks(body, reply):
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
+                    if isinstance(reply, Text) and reply.pause and fake._closing.wait(reply.pause):
+                        return
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
                 self.close_connection = True

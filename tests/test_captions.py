@@ -18,7 +18,7 @@ import pytest
 from fake_openai import Delay, FakeOpenAI, HTTPError, fake_openai  # noqa: F401  (fixture)
 from PIL import Image, ImageDraw
 
-from chat.llm import build_chat_model
+from marquee.llm import build_chat_model
 from marquee.ingest import ingest_catalog, write_items
 from marquee.service import Marquee, load_deps
 from marquee.settings import Settings

@@ -15,7 +15,7 @@ import pytest
 from fake_openai import Delay, FakeOpenAI, HTTPError, Text, fake_openai  # noqa: F401  (fixture)
 from langchain_openai import ChatOpenAI
 
-from chat.llm import build_chat_model
+from marquee.llm import build_chat_model
 from chat.llm_parser import NOTE_INVALID_ANSWER, NOTE_NO_ANSWER, LLMParser
 from chat.parser import ParseContext
 from chat.rule_parser import RuleParser
@@ -79,7 +79,9 @@ def test_valid_json_becomes_a_preference_update(fake_openai: FakeOpenAI, catalog
     assert len(fake_openai.requests) == 1
     sent = fake_openai.requests[0]
     assert sent["model"] == "test-model"
-    assert sent["response_format"] == {"type": "json_object"}
+    schema = sent["response_format"]["json_schema"]["schema"]  # the schema, the way OpenAI takes it
+    assert sent["response_format"]["type"] == "json_schema"
+    assert schema["properties"]["genres_include"]["items"]["enum"] == catalog.genres
     system, user = _contents(sent)
     assert all(genre in system for genre in catalog.genres)
     assert "nothing with Adam Sandler" in user
@@ -130,7 +132,8 @@ def test_a_genre_the_catalog_lacks_is_reasked(fake_openai: FakeOpenAI, catalog: 
 
     update = parser.parse("something feel-good", ParseContext())
 
-    assert update.genres_include == ["Comedy"] and update.keywords == ["feel-good"]
+    # the model's reading of a genre the message does not name is a soft preference (chat.reconcile)
+    assert update.genres_include == [] and "comedy" in update.keywords
     reask = fake_openai.requests[1]["messages"][-1]["content"]
     assert "'Feel-Good Cinema'" in reask and "Use only: " in reask and "Comedy" in reask
 
@@ -192,12 +195,29 @@ def test_a_server_error_is_retried(fake_openai: FakeOpenAI, catalog: Catalog) ->
 
 
 def test_an_endpoint_without_json_mode_gets_plain_requests(fake_openai: FakeOpenAI, catalog: Catalog) -> None:
-    fake_openai.enqueue(HTTPError(400, "response_format is not supported"), '```json\n{"intent": "reset"}\n```')
+    fake_openai.enqueue(*[HTTPError(400, "response_format is not supported")] * 3,
+                        '```json\n{"intent": "reset"}\n```', '{"intent": "greet"}')
     parser = _parser(fake_openai.base_url, catalog)
 
     assert parser.parse("start over", ParseContext()).intent == "reset"
-    assert "response_format" in fake_openai.requests[0]
-    assert "response_format" not in fake_openai.requests[1]
+    sent = [r.get("response_format", {}).get("type") for r in fake_openai.requests]
+    assert sent == ["json_schema", "json_object", "json_object", None]
+    assert "schema" in fake_openai.requests[1]["response_format"]  # llama.cpp's way to send the schema
+    assert parser.parse("hello", ParseContext()).intent == "greet"
+    assert "response_format" not in fake_openai.requests[4]  # the refusals were learned once
+
+
+def test_a_server_that_refuses_json_schema_with_a_500_gets_the_llama_cpp_form(
+    fake_openai: FakeOpenAI, catalog: Catalog
+) -> None:
+    fake_openai.enqueue(HTTPError(500, "json_schema is not supported"), '{"intent": "greet"}', '{"intent": "greet"}')
+    parser = _parser(fake_openai.base_url, catalog)
+
+    assert parser.parse("hello", ParseContext()).intent == "greet"
+    assert parser.parse("hi", ParseContext()).intent == "greet"
+    sent = [r["response_format"] for r in fake_openai.requests]
+    assert [f["type"] for f in sent] == ["json_schema", "json_object", "json_object"]
+    assert sent[1]["schema"]["properties"]["intent"]["enum"][0] == "greet" and sent[2] == sent[1]
 
 
 def test_build_chat_model_needs_an_endpoint_and_a_model_name(fake_openai: FakeOpenAI) -> None:

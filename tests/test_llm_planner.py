@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from fake_openai import Delay, FakeOpenAI, HTTPError, Text, ToolCall, ToolCalls, fake_openai  # noqa: F401  (fixture)
 
-from chat.llm import build_chat_model
-from chat.llm_planner import NOTE_FALLBACK, LLMPlanner
+from marquee.llm import build_chat_model
+from chat.llm_planner import NOTE_FALLBACK, NOTE_TEXT_CUT, LLMPlanner
 from chat.planning import PlannerResult, TurnInput
 from chat.policy import PolicyPlanner
 from chat.schemas import PreferenceState, PreferenceUpdate
@@ -92,21 +92,30 @@ def test_scripted_tool_calls_then_text_give_cards_from_the_buffer(fake_openai: F
     fake_openai.enqueue(
         ToolCalls([ToolCall("search", {"query": "comedy", "k": 20})]),
         ToolCalls([ToolCall("rank", {"k": 30})]),
-        "Here are a few light 90s comedies.",
+        "Done searching.",
+        "Here are a few light 90s comedies.",  # the text, written for the cards and streamed
     )
+    pieces: list[str] = []
+    turn = _nineties_comedy()
+    turn.on_text = pieces.append
 
-    result = _planner(fake_openai.base_url).respond(_nineties_comedy(), deps=deps)
+    result = _planner(fake_openai.base_url).respond(turn, deps=deps)
 
     _assert_cards_fit(result, deps)
     assert result.reply.text == "Here are a few light 90s comedies."
+    assert "".join(pieces) == result.reply.text  # one sentence: it goes out whole
     assert NOTE_FALLBACK not in result.reply.notes
     assert [c["tool"] for c in result.buffer.calls][:2] == ["search", "rank"]
-    first, second, third = fake_openai.requests
+    first, second, third, writer = fake_openai.requests
     assert {t["function"]["name"] for t in first["tools"]} == set(TOOLS)
+    assert first["tool_choice"] == {"type": "function", "function": {"name": "search"}}  # forced
+    assert "tool_choice" not in second or second["tool_choice"] == "auto"
     assert "nothing with Adam Sandler" in first["messages"][-1]["content"]
     tool_answer = second["messages"][-1]
     assert tool_answer["role"] == "tool" and "candidates" in tool_answer["content"]
     assert third["messages"][-1]["role"] == "tool"
+    assert writer["stream"] is True and "tools" not in writer
+    assert all(card.title in writer["messages"][-1]["content"] for card in result.reply.items)
 
 
 def test_a_bad_tool_name_or_bad_arguments_are_fed_back_and_the_model_recovers(
@@ -116,13 +125,14 @@ def test_a_bad_tool_name_or_bad_arguments_are_fed_back_and_the_model_recovers(
         ToolCalls([ToolCall("serach", {"query": "comedy"}), ToolCall("rank", {"k": "many"})]),
         ToolCalls([ToolCall("search", "{not json")]),
         ToolCalls([ToolCall("search", {"query": "comedy"})]),
+        "Done.",
         "A few comedies from the 90s.",
     )
 
     result = _planner(fake_openai.base_url).respond(_nineties_comedy(), deps=deps)
 
     _assert_cards_fit(result, deps)
-    assert len(fake_openai.requests) == 4
+    assert len(fake_openai.requests) == 5 and result.reply.text == "A few comedies from the 90s."
     errors = [m["content"] for m in fake_openai.requests[1]["messages"] if m["role"] == "tool"]
     assert "unknown tool 'serach'" in errors[0] and "bad arguments for rank" in errors[1]
     not_json = fake_openai.requests[2]["messages"][-1]["content"]
@@ -154,7 +164,7 @@ def test_failing_after_some_tool_calls_still_answers(fake_openai: FakeOpenAI, de
 
 
 def test_text_without_any_tool_call_is_not_a_recommendation(fake_openai: FakeOpenAI, deps: ToolDeps) -> None:
-    fake_openai.enqueue("You should watch Jurassic Park and The Shining!")
+    fake_openai.enqueue("You should watch Jurassic Park and The Shining!", HTTPError(500, "writer down"))
 
     result = _planner(fake_openai.base_url).respond(_nineties_comedy(), deps=deps)
 
@@ -163,14 +173,35 @@ def test_text_without_any_tool_call_is_not_a_recommendation(fake_openai: FakeOpe
     assert NOTE_FALLBACK in result.reply.notes
 
 
-def test_text_naming_a_title_that_is_not_on_the_cards_is_replaced(fake_openai: FakeOpenAI, deps: ToolDeps) -> None:
-    fake_openai.enqueue(ToolCalls([ToolCall("search", {"query": "comedy"})]), "You will love Jurassic Park.")
+def test_text_naming_a_title_that_is_not_on_the_cards_is_cut_before_it(fake_openai: FakeOpenAI, deps: ToolDeps) -> None:
+    fake_openai.enqueue(ToolCalls([ToolCall("search", {"query": "comedy"})]), "Done.",
+                        "Three light comedies for tonight. You will also love Jurassic Park, trust me.")
+    pieces: list[str] = []
+    turn = _nineties_comedy()
+    turn.on_text = pieces.append
 
-    result = _planner(fake_openai.base_url).respond(_nineties_comedy(), deps=deps)
+    result = _planner(fake_openai.base_url).respond(turn, deps=deps)
 
     _assert_cards_fit(result, deps)
-    assert "Jurassic Park" not in result.reply.text
     assert all(card.title != "Jurassic Park" for card in result.reply.items)
+    assert result.reply.text.startswith("Three light comedies for tonight.")
+    assert "Jurassic" not in result.reply.text and "".join(pieces) == result.reply.text
+    assert NOTE_TEXT_CUT in result.reply.notes
+
+
+def test_text_that_goes_wrong_before_anything_was_shown_becomes_the_template(
+    fake_openai: FakeOpenAI, deps: ToolDeps
+) -> None:
+    fake_openai.enqueue(ToolCalls([ToolCall("search", {"query": "comedy"})]), "Done.", "Jurassic Park!")
+    pieces: list[str] = []
+    turn = _nineties_comedy()
+    turn.on_text = pieces.append
+
+    result = _planner(fake_openai.base_url).respond(turn, deps=deps)
+
+    _assert_cards_fit(result, deps)
+    assert "Jurassic" not in result.reply.text and result.reply.text.startswith("Here")
+    assert pieces == []  # nothing was passed on: the caller shows the template text as usual
 
 
 def test_the_loop_is_bounded(fake_openai: FakeOpenAI, deps: ToolDeps) -> None:
@@ -179,8 +210,8 @@ def test_the_loop_is_bounded(fake_openai: FakeOpenAI, deps: ToolDeps) -> None:
     planner = _planner(fake_openai.base_url, max_steps=3)
     result = planner.respond(_nineties_comedy(), deps=deps)
 
-    assert len(fake_openai.requests) == 3 and fake_openai.pending == 2
-    assert len(planner.last_steps) == 3
+    assert len(fake_openai.requests) == 4 and fake_openai.pending == 1  # 3 planning steps, then the text
+    assert len(planner.last_steps) == 4
     _assert_cards_fit(result, deps)  # the candidates it gathered still make cards
 
 
@@ -212,11 +243,13 @@ def test_a_conversation_through_the_llm_path_always_gets_an_answer(
         {"intent": "recommend", "genres_include": ["Comedy"], "year_min": 1990, "year_max": 1999,
          "people_exclude": ["Adam Sandler"], "keywords": ["feel-good"]},
         ToolCalls([ToolCall("search", {"query": "feel-good comedy"})]),
+        "Done.",
         "Some feel-good 90s comedies.",
         # turn 2: the parser's first answer is not JSON, the re-ask is; the planner searches again
         "refine: the second one, newer",
         {"intent": "refine", "refers_to_shown": [2], "critiques": [{"attribute": "recency", "direction": "more"}]},
         ToolCalls([ToolCall("similar", {})]),
+        "Done.",
         "More in the same vein.",
         # turn 3: the parser times out and the planner's endpoint fails: rule parser + policy planner
         Delay(3.0, Text('{"intent": "greet"}')),
@@ -228,13 +261,13 @@ def test_a_conversation_through_the_llm_path_always_gets_an_answer(
     second = marquee.respond(conversation, "more like the second one, but newer")
     third = marquee.respond(conversation, "something with Tom Hanks or Jeff Bridges")
 
-    assert fake_openai.pending == 0 and len(fake_openai.requests) == 9
+    assert fake_openai.pending == 0 and len(fake_openai.requests) == 11
     assert first.reply.text == "Some feel-good 90s comedies." and first.reply.items
     for card in first.reply.items:
         item = deps.catalog.get(card.id)
         assert "Comedy" in item.genres and 1990 <= item.year <= 1999 and "Adam Sandler" not in item.all_people()
     assert second.update.refers_to_shown == [2] and second.reply.text and not second.update.notes
-    assert "not valid JSON" in fake_openai.requests[4]["messages"][-1]["content"]
+    assert "not valid JSON" in fake_openai.requests[5]["messages"][-1]["content"]
     assert third.reply.text
     assert NOTE_NO_ANSWER in third.update.notes and NOTE_FALLBACK in third.reply.notes
     earlier = {c.id for c in first.reply.items} | {c.id for c in second.reply.items}
@@ -243,7 +276,7 @@ def test_a_conversation_through_the_llm_path_always_gets_an_answer(
 
 def test_the_model_text_never_ends_in_a_colon_over_the_cards(fake_openai: FakeOpenAI, deps: ToolDeps) -> None:
     fake_openai.enqueue(
-        ToolCalls([ToolCall("search", {"query": "comedy", "k": 20})]),
+        ToolCalls([ToolCall("search", {"query": "comedy", "k": 20})]), "Done.",
         "Here are some 90s comedies you might enjoy:",
     )
 
@@ -251,3 +284,50 @@ def test_the_model_text_never_ends_in_a_colon_over_the_cards(fake_openai: FakeOp
 
     assert result.reply.items
     assert result.reply.text == "Here are some 90s comedies you might enjoy."
+
+
+def test_an_endpoint_that_refuses_a_forced_tool_choice_is_asked_without_it_from_then_on(
+    fake_openai: FakeOpenAI, deps: ToolDeps
+) -> None:
+    fake_openai.enqueue(HTTPError(400, "tool_choice must be auto"), ToolCalls([ToolCall("search", {"query": "comedy"})]),
+                        "Done.", "Some comedies.", ToolCalls([ToolCall("search", {"query": "comedy"})]), "Done.",
+                        "More comedies.")
+    planner = _planner(fake_openai.base_url)
+
+    first = planner.respond(_nineties_comedy(), deps=deps)
+    second = planner.respond(_nineties_comedy(), deps=deps)
+
+    assert (first.reply.text, second.reply.text) == ("Some comedies.", "More comedies.")
+    choices = [r.get("tool_choice") for r in fake_openai.requests if "tools" in r]
+    assert choices[0] == {"type": "function", "function": {"name": "search"}}
+    assert all(c in (None, "auto") for c in choices[1:])  # learned once
+
+
+def test_a_model_parroting_its_instructions_is_not_shown(fake_openai: FakeOpenAI, deps: ToolDeps) -> None:
+    fake_openai.enqueue("The user said: hi There are no cards this time. Answer the user in one or two sentences.")
+    pieces: list[str] = []
+    turn = TurnInput(utterance="hi", update=PreferenceUpdate(intent="greet"), state=PreferenceState(),
+                     on_text=pieces.append)
+
+    result = _planner(fake_openai.base_url).respond(turn, deps=deps)
+
+    assert "There are no cards" not in result.reply.text and result.reply.text  # the policy planner's welcome
+    assert pieces == [] and NOTE_FALLBACK in result.reply.notes
+
+
+@pytest.mark.parametrize("said", [
+    "I'm sorry for the misunderstanding, but as a chatbot I cannot browse movies.",
+    "The user asked for a list of 90s comedy films, in plain text.",
+])
+def test_a_refusal_or_a_retelling_of_the_instructions_is_not_the_reply(
+    fake_openai: FakeOpenAI, deps: ToolDeps, said: str
+) -> None:
+    fake_openai.enqueue(ToolCalls([ToolCall("search", {"query": "comedy"})]), "Done.", said)
+    pieces: list[str] = []
+    turn = _nineties_comedy()
+    turn.on_text = pieces.append
+
+    result = _planner(fake_openai.base_url).respond(turn, deps=deps)
+
+    _assert_cards_fit(result, deps)
+    assert result.reply.text != said and "user" not in result.reply.text and pieces == []

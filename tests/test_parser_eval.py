@@ -77,7 +77,8 @@ def test_scores_are_micro_averaged_with_lenient_titles_and_keywords(tmp_path: Pa
     })
     result = run_parser_eval(gold, parser, small_catalog)
 
-    assert set(result) == {"n", "intent_accuracy", "slot_precision", "slot_recall", "slot_f1", "per_slot", "errors"}
+    assert set(result) == {"n", "intent_accuracy", "slot_precision", "slot_recall", "slot_f1", "per_slot", "errors",
+                           "seconds_per_utterance"}
     assert result["n"] == 3
     assert result["intent_accuracy"] == pytest.approx(2 / 3, abs=1e-4)
     # true positives: genre, title, 2 keywords (line 1); title, year_min (2); refers (3) = 7, 5 of them

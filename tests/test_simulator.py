@@ -176,7 +176,7 @@ def test_the_simulation_runs_against_the_real_pipeline(marquee):
 
 
 def test_the_llm_user_rephrases_but_never_lets_the_title_through(small_catalog, fake_openai):
-    from chat.llm import build_chat_model
+    from marquee.llm import build_chat_model
     from evals.simulator import LLMUser
     from marquee.settings import Settings
 
