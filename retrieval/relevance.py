@@ -42,8 +42,8 @@ WEIGHTS: dict[RequestKind, dict[str, float]] = {
         "text": 0.15,  # words said along with the title ("like Inception but funnier")
         "story": 0.0,
         "person": 0.15, "preference": 0.15,
-        "cf": 0.15,  # the person's own feedback through the collaborative model
-        "popularity": 0.05,  # tie-breaker
+        "cf": 0.5,  # the named titles and the person's feedback through the collaborative model
+        "popularity": 0.3,  # a prior: similarity (normalised to 1 at the best candidate) still leads
         "quality": 0.1,  # well rated: "like Jaws" should not open with Jaws 3-D
         "critique": 0.3, "cold_start": 0.1, "unverified": -0.2,
     },
