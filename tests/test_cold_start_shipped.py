@@ -15,11 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from app import build_ui
 from marquee import db
+from marquee.doors import Guard
 from marquee.errors import ConfigError
 from marquee.service import GivenDemographics, Marquee, attach_cold_start
 from marquee.settings import DEMO_CATALOG
+from marquee.ui import build_ui
 from marquee.web import create_app
 from prompts.cold_start import ASSUMPTIONS_DROPPED, NOTE_NO_DEMOGRAPHIC_MODEL
 from retrieval.demographics import Demographics
@@ -118,12 +119,16 @@ def _handler(demo, name: str):
 
 
 def test_through_the_gradio_ui_the_about_you_panel_gets_a_list_on_the_first_turn(marquee):
-    on_send = _handler(build_ui(marquee), "on_send")
-    *_, last = on_send(TONIGHT, [], None, [], "18-24", "Female", "college/grad student", None)
-    conversation, items, history = last[2], last[3], last[1]
+    guard = Guard.from_settings(marquee.settings.model_copy(update={"ui_secret": "x" * 16}), marquee.engine)
+    on_send = _handler(build_ui(marquee, guard), "on_send")
+    *_, last = on_send({"text": TONIGHT, "files": []}, None, "18-24", "Female", "college/grad student", None)
+    messages, token = last[1], last[2]
+    conversation = guard.browser_conversation(token)
 
-    assert len(items) == 5
-    assert "no demographic data" not in history[-1]["content"]
+    assert conversation is not None
+    reply = marquee.turns(conversation)[-1].reply_model()
+    assert len(reply.items) == 5
+    assert "no demographic data" not in str(messages[-1]["content"])
     assert marquee.demographics(conversation) == Demographics(
         age_group="18-24", gender="F", occupation="college/grad student")
     assert "cold_start" in tools_called(marquee, conversation)[0]
