@@ -276,7 +276,8 @@ def test_with_an_llm_endpoint_histories_come_from_it_and_a_dead_one_falls_back(w
         top = ranker.recommend(Demographics(age_group="56+", occupation="retired"), {}, k=5)  # nothing scripted
 
         assert len(top) == 5 and sum(i in world["kinds"]["war"] for i, _ in top) >= 3
-        assert len(server.requests) == 3  # one variant retried, then the endpoint rests
+        # one variant retried (each attempt also tries plain JSON mode after the schema's 500), then the endpoint rests
+        assert 3 <= len(server.requests) <= 6
         assert "retired" in server.requests[0]["messages"][-1]["content"]
     finally:
         server.close()
