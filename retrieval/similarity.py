@@ -47,7 +47,6 @@ CF_SHRINK = 10.0
 CF_POPULARITY_EXPONENT = 0.7
 ERA_SCALE = 15.0
 STORY_FLOOR, STORY_SPAN = 0.15, 0.5  # plot-to-plot MiniLM cosines mostly fall in 0.15-0.65
-COMPONENTS = tuple(WEIGHTS)
 
 
 def _people_features(item: Item) -> dict[str, float]:
@@ -158,10 +157,6 @@ class ItemSimilarity:
 
     # ----------------------------------------------------------------------------- scoring
 
-    @property
-    def story_dim(self) -> int | None:
-        return None if self._story is None else int(self._story.shape[1])
-
     def components(self, anchor_id: str) -> dict[str, np.ndarray]:
         """Each component's similarity of every catalog item (in ``self.ids`` order) to the anchor."""
         row = self.index[anchor_id]
@@ -240,10 +235,6 @@ class ItemSimilarity:
         rows = np.flatnonzero(self._has_story)
         return {self.ids[r]: float(cosine[r]) for r in rows}
 
-    def has_story(self, item_id: str) -> bool:
-        row = self.index.get(item_id)
-        return row is not None and bool(self._has_story[row])
-
 
 def read_likes(ratings_path: Path) -> tuple[list[str], list[str]]:
     """(user, item) pairs of the ratings at or above :data:`LIKED_RATING`."""
@@ -270,13 +261,3 @@ def shared_people(a: Item, b: Item) -> dict[str, list[str]]:
         if common:
             out[role] = common
     return out
-
-
-def counts_summary(similarity: ItemSimilarity) -> dict[str, int]:
-    """How many items each component can speak for (for logs and the ingest summary)."""
-    return {
-        "people": int((similarity._people.getnnz(axis=1) > 0).sum()),
-        "tags": int((similarity._tags.getnnz(axis=1) > 0).sum()),
-        "story": int(similarity._has_story.sum()),
-        "cf": int((similarity._like_counts > 0).sum()) if similarity._likes is not None else 0,
-    }
