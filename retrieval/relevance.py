@@ -103,11 +103,15 @@ def weights_for(kind: RequestKind, *, visual: bool = False) -> dict[str, float]:
     return weights
 
 
+def shrunk_mean(n_ratings: int, mean_rating: float | None) -> float:
+    """The mean rating shrunk toward 3.5 as if :data:`PRIOR_RATINGS` people had given 3.5."""
+    return ((mean_rating or 3.5) * n_ratings + 3.5 * PRIOR_RATINGS) / (n_ratings + PRIOR_RATINGS)
+
+
 def popularity_prior(n_ratings: int, mean_rating: float | None) -> float:
     """A 0..1 prior: how many people rated an item (log scale, full at :data:`POPULAR_AT`) and how
-    well (the mean shrunk toward 3.5), half each. The one definition of popularity."""
-    shrunk = ((mean_rating or 3.5) * n_ratings + 3.5 * PRIOR_RATINGS) / (n_ratings + PRIOR_RATINGS)
-    return 0.5 * min(1.0, math.log1p(n_ratings) / math.log1p(POPULAR_AT)) + 0.5 * (shrunk - 0.5) / 4.5
+    well (:func:`shrunk_mean`), half each. The one definition of popularity."""
+    return 0.5 * known_level(n_ratings) + 0.5 * (shrunk_mean(n_ratings, mean_rating) - 0.5) / 4.5
 
 
 def known_level(n_ratings: int) -> float:
@@ -120,14 +124,12 @@ def hidden_gem(n_ratings: int, mean_rating: float | None, *, min_ratings: int = 
     known the item is; 0 below ``min_ratings`` (one enthusiastic rating is no evidence)."""
     if n_ratings < min_ratings or mean_rating is None:
         return 0.0
-    shrunk = (mean_rating * n_ratings + 3.5 * PRIOR_RATINGS) / (n_ratings + PRIOR_RATINGS)
-    return max(0.0, min(1.0, (shrunk - 3.0) / 1.5)) * (1.0 - known_level(n_ratings))
+    return max(0.0, min(1.0, (shrunk_mean(n_ratings, mean_rating) - 3.0) / 1.5)) * (1.0 - known_level(n_ratings))
 
 
 def quality(n_ratings: int, mean_rating: float | None) -> float:
-    """How well rated, in [0, 1]: the mean shrunk toward 3.5 (:data:`PRIOR_RATINGS`), 2.5 -> 0, 4.5 -> 1."""
-    shrunk = ((mean_rating or 3.5) * n_ratings + 3.5 * PRIOR_RATINGS) / (n_ratings + PRIOR_RATINGS)
-    return max(0.0, min(1.0, (shrunk - 2.5) / 2.0))
+    """How well rated, in [0, 1]: :func:`shrunk_mean`, 2.5 -> 0, 4.5 -> 1."""
+    return max(0.0, min(1.0, (shrunk_mean(n_ratings, mean_rating) - 2.5) / 2.0))
 
 
 def rescale(values: np.ndarray, floor: float, span: float) -> np.ndarray:
