@@ -551,6 +551,8 @@ option options pick picks idea ideas enjoy enjoyed guess think thought know arou
 stuff things thing time night evening weekend date whole family kids child children our
 favorite favourite fav faves weve youve theyve were hes shes thats whats lets wed youd theyd
 directed starring featuring written made released produced actor actress director filmmaker
+favorites favourites faves actually definitely probably sure sounds series franchise
+u ur ya yall lol lmao haha hahaha thx thanx ty btw idk tbh omg
 """.split())
 
 # Words frequent in movie chat (at least 5 messages of the ReDial validation dialogues, people's

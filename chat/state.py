@@ -14,6 +14,7 @@ The policy, in a sentence each:
 from __future__ import annotations
 
 from chat.schemas import Critique, PreferenceState, PreferenceUpdate
+from retrieval.audience import reaimed_genres
 from retrieval.catalog import Catalog
 
 TOPIC_FIELDS = (
@@ -65,12 +66,18 @@ def merge(state: PreferenceState, update: PreferenceUpdate, catalog: Catalog) ->
     referred = referred_ids(state, update)
     _apply_feedback(new, update, referred)
     _apply_constraints(new, update)
-    if update.intent in ("recommend", "refine") and update.feedback in (None, "liked"):
+    # "similar to X? we have seen Y": the parser keeps titles merely seen apart (titles_exclude),
+    # so the titles asked to be like are anchors whatever else the utterance says it saw
+    if update.intent in ("recommend", "refine") and update.feedback in (None, "liked", "seen"):
         named = [t.item_id for t in update.titles_like if t.item_id]
         anchors = referred + named
         if anchors:
             new.anchor_ids = list(dict.fromkeys(anchors))
     _apply_critiques(new, update, referred or state.last_shown_ids, catalog)
+    if update.audience and new.anchor_ids:  # "like Toy Story but for adults": Toy Story's kind, for adults
+        anchors = [item for i in new.anchor_ids if (item := catalog.get(i)) is not None]
+        kinds = [g for g in reaimed_genres(anchors, new.audience, catalog) if g not in new.genres_exclude]
+        new.genres_include = _extend(new.genres_include, kinds)
     return new
 
 
@@ -83,6 +90,8 @@ def _apply_feedback(new: PreferenceState, update: PreferenceUpdate, referred: li
     targets = referred + excluded if kind else excluded
     if kind == "liked":
         targets = referred + named  # "I loved X and Y": the titles liked, not the ones ruled out
+    elif kind == "seen":
+        targets = referred + excluded + named  # "similar to X? we have seen Y": both are known to them
     if kind == "seen":
         new.seen_ids = _extend(new.seen_ids, targets)
     elif kind == "disliked":

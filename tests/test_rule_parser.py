@@ -467,3 +467,27 @@ def test_resolve_titles_fills_ids_exact_and_fuzzy(catalog: Catalog) -> None:
     assert resolved.titles_exclude[0].item_id is None
     assert any("A Film That Does Not Exist 3" in note for note in resolved.notes)
     assert update.titles_like[0].item_id is None  # the input is left as it was
+
+
+def test_a_year_in_brackets_after_a_title_is_the_titles_year_not_a_period(parser: RuleParser) -> None:
+    update = parser.parse("Rushmore (1998) is one of my favorites")
+    assert [t.text for t in update.titles_like] == ["Rushmore"]
+    assert update.year_min is None and update.year_max is None
+    assert parser.parse("movies from 1998").year_min == 1998
+
+
+def test_chat_abbreviations_are_not_what_the_person_wants(parser: RuleParser) -> None:
+    assert parser.parse("HELLO SUGGEST ME UR FAVOURITE MOVIES").query == ""
+    assert parser.parse("can u recommend a movie pls lol").query == ""
+
+
+def test_titles_asked_to_be_like_stay_anchors_when_the_person_says_what_they_saw(parser: RuleParser,
+                                                                                  catalog: Catalog) -> None:
+    from chat.schemas import PreferenceState
+    from chat.state import merge
+
+    update = parser.parse("Any movies similar to Heat (1995)? We have already watched The Godfather (1972).")
+    state = merge(PreferenceState(), update, catalog)
+    heat, godfather = catalog.find_title("Heat (1995)"), catalog.find_title("The Godfather (1972)")
+    assert heat.id in state.anchor_ids
+    assert {heat.id, godfather.id} <= set(state.seen_ids)

@@ -204,9 +204,17 @@ class TitleRecognizer:
 
     @staticmethod
     def take_year(u: Utterance, match: Match) -> None:
-        """Claim the year right after a title when it is that item's year ("Heat 1995")."""
+        """Claim the year right after a title when it is that item's year ("Heat 1995", "Rushmore
+        (1998)"), also from the year finder when it read that year alone as a period: a title
+        found late (on free words) still takes its own year back."""
         kind, value = match.value  # type: ignore[misc]
         if kind != "item" or match.b >= len(u.fixed):
             return
-        if YEAR.fullmatch(u.fixed[match.b]) and int(u.fixed[match.b]) == value.year:
-            u.taken[match.b] = match
+        if not (YEAR.fullmatch(u.fixed[match.b]) and int(u.fixed[match.b]) == value.year):
+            return
+        held = u.taken[match.b]
+        if held is not None:
+            if held.kind != "year" or (held.a, held.b) != (match.b, match.b + 1):
+                return  # part of something longer ("from 1998 to 2000")
+            u.matches.remove(held)
+        u.taken[match.b] = match
