@@ -145,7 +145,7 @@ def _after_noun(request: ListRequest, said: set[tuple[str, str]]) -> list[str]:
     """"like Heat", "with Tom Hanks", "from 1996 on", "up to 90 minutes long", "without Tom Cruise"."""
     state, catalog = request.state, request.catalog
     words: list[str] = []
-    anchors = [catalog.get(i).title for i in state.anchor_ids if catalog.get(i) is not None]
+    anchors = [catalog.get(i).short_title for i in state.anchor_ids if catalog.get(i) is not None]
     if request.picture:
         words.append("whose posters look like your picture")
     elif anchors and request.visual:
@@ -270,7 +270,7 @@ def constraint_labels(request: ListRequest) -> list[tuple[str, bool]]:
     if runtime:
         labels.append((runtime, update.runtime_min is None and update.runtime_max is None
                        and "length" not in attributes))
-    anchors = [catalog.get(i).title for i in state.anchor_ids if catalog.get(i) is not None]
+    anchors = [catalog.get(i).short_title for i in state.anchor_ids if catalog.get(i) is not None]
     if anchors:
         labels.append(("like " + join_words(anchors), not (update.titles_like or update.refers_to_shown)))
     if state.audience:

@@ -22,6 +22,8 @@ PEOPLE_ROLES = ("directors", "writers", "stars")
 ARTICLES = ("the", "a", "an", "le", "la", "les", "l'", "il", "el", "der", "die", "das")
 
 
+_TRAILING_PARENS = re.compile(r"(?:\s*\([^()]*\))+\s*$")
+
 class Item(BaseModel):
     """One catalog item. Unknown facts are ``None`` or empty, never guessed."""
 
@@ -57,6 +59,12 @@ class Item(BaseModel):
     def label(self) -> str:
         """Title with year, as a person reads it: ``Toy Story (1995)``."""
         return f"{self.title} ({self.year})" if self.year else self.title
+
+    @property
+    def short_title(self) -> str:
+        """The title as said in a sentence, without trailing alternate titles: "Seven (a.k.a.
+        Se7en)" -> "Seven"; the whole title when it is nothing but parentheses."""
+        return _TRAILING_PARENS.sub("", self.title) or self.title
 
     def all_people(self) -> list[str]:
         return [name for role in self.people.values() for name in role]
@@ -122,6 +130,7 @@ class Catalog:
                 self.person_names.setdefault(key, name)
             for genre in item.genres:
                 genres[genre] += 1
+        self.genre_counts: dict[str, int] = dict(genres)
         self.genres: list[str] = sorted(genres, key=lambda g: -genres[g])
         self.ids: list[str] = list(self.items)
 

@@ -9,7 +9,9 @@ A request is one of three kinds (:func:`request_kind`):
   dreams"). The request's words against each item's facts (dense + keyword) and its story
   decide, with mood evidence from tags and genres.
 - ``surprise``: "surprise me", "a hidden gem": well rated and less known (:func:`hidden_gem`),
-  varied, never the most-rated list.
+  varied, never the most-rated list. A request that only rules a kind out ("not another
+  superhero movie", "no sequels") is one too: the person is tired of something, and the
+  most-rated list is what they have seen.
 - ``browse``: only filters ("a 90s comedy") or nothing yet. Then what many people liked and the
   person's own feedback lead: popularity is a fair prior when nothing else speaks.
 
@@ -93,7 +95,15 @@ def request_kind(state: "PreferenceState", *, words: str = "") -> RequestKind:
         return "surprise"
     if words.strip() or state.query.strip() or any(not k.lower().startswith("not ") for k in state.keywords):
         return "described"
+    if state.keywords and not _has_wants(state):
+        return "surprise"  # only a kind ruled out ("not another superhero movie"): not the most-rated list either
     return "browse"
+
+
+def _has_wants(state: "PreferenceState") -> bool:
+    """Does the request say anything it wants (not only what it rules out)?"""
+    return bool(state.genres_include or state.people_include or state.year_min or state.year_max
+                or state.runtime_min or state.runtime_max or state.audience or state.critiques)
 
 
 def weights_for(kind: RequestKind, *, visual: bool = False) -> dict[str, float]:

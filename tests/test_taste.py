@@ -214,3 +214,35 @@ def test_inspired_dialogues_become_recommendation_lines(tmp_path):
     assert lines[0]["rec"] == ["Ronin (1998)"]
     parsed, _ = read_turns(path)
     assert parsed[0].rec == ["Ronin (1998)"] and parsed[0].dialog_id == "d1"
+
+
+def test_like_x_but_for_another_audience_keeps_xs_kind_of_film(small_catalog):
+    from chat.schemas import PreferenceState, PreferenceUpdate, TitleRef
+    from chat.state import merge
+    from retrieval.audience import reaimed_genres
+
+    toy_town = small_catalog.get("kids")
+    assert reaimed_genres([toy_town], "adults", small_catalog) == ["Animation"]  # not Children, not broad Comedy
+    assert reaimed_genres([toy_town], "kids", small_catalog) == []  # it suits kids already
+    update = PreferenceUpdate(intent="recommend", titles_like=[TitleRef(text="Toy Town", item_id="kids")],
+                              audience="adults")
+    state = merge(PreferenceState(), update, small_catalog)
+    assert state.anchor_ids == ["kids"] and state.genres_include == ["Animation"] and state.audience == "adults"
+
+
+@pytest.mark.slow
+def test_toy_story_for_adults_is_grown_up_animation(marquee):
+    reply = marquee.respond(None, "something like Toy Story but for adults").reply
+    assert len(reply.items) == 5
+    assert all("Animation" in card.genres and "Children" not in card.genres for card in reply.items)
+    assert not any(card.title.startswith("Toy Story") for card in reply.items)
+    assert "animated" in reply.text and "Toy Story" in reply.text
+
+
+@pytest.mark.slow
+def test_ruling_a_kind_out_and_nothing_else_is_not_the_most_rated_list(marquee):
+    most_rated = {item.id for item in sorted(marquee.catalog, key=lambda item: -item.n_ratings)[:20]}
+    reply = marquee.respond(None, "not another superhero movie").reply
+    assert len(reply.items) == 5 and not {card.id for card in reply.items} & most_rated
+    assert not any(ruled_out(marquee.catalog.get(card.id), "superhero") for card in reply.items)
+    assert all(marquee.catalog.get(card.id).mean_rating >= 3.5 for card in reply.items)

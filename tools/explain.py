@@ -119,7 +119,7 @@ def _image_clause(candidate: ScoredItem, deps: ToolDeps, reasons: list[str]) -> 
     anchor = deps.catalog.get(candidate.image_anchor_id) if candidate.image_anchor_id else None
     if anchor is not None:
         reasons.append(f"image:{anchor.id}")
-        return replies.LOOKS_LIKE_ITEM.format(title=anchor.title)
+        return replies.LOOKS_LIKE_ITEM.format(title=anchor.short_title)
     if candidate.signals.get("image_ref_picture"):
         reasons.append("image:picture")
         return replies.LOOKS_LIKE_PICTURE
@@ -162,19 +162,19 @@ def _likeness_clauses(candidate: ScoredItem, item: Item, anchor: Item, reasons: 
     if tags:
         reasons += [f"tag:{t}" for t in tags]
         quoted = _join([f"“{t}”" for t in tags])
-        clauses.append(f"shares the tag{'s' if len(tags) > 1 else ''} {quoted} with {anchor.title}")
+        clauses.append(f"shares the tag{'s' if len(tags) > 1 else ''} {quoted} with {anchor.short_title}")
     weighted = {k: LIKENESS_WEIGHTS.get(k, 0.0) * v for k, v in parts.items()}
     if parts.get("story", 0.0) >= STORY_CITED and weighted and max(weighted, key=weighted.get) == "story":
         reasons.append(f"story:{anchor.id}")
-        clauses.append(f"a story much like {anchor.title}'s")
+        clauses.append(f"a story much like {anchor.short_title}'s")
     if parts.get("cf", 0.0) >= CITED_CF:
         reasons.append(f"cf:{anchor.id}")
-        clauses.append(f"people who liked {anchor.title} liked it too")
+        clauses.append(f"people who liked {anchor.short_title} liked it too")
     if not clauses:
         genres = [g for g in item.genres if g in anchor.genres]
         if genres:
             reasons += [f"similar:{anchor.id}"] + [f"genre:{g}" for g in genres[:3]]
-            clauses.append(f"it shares {_join(genres[:3]).lower()} with {anchor.title}")
+            clauses.append(f"it shares {_join(genres[:3]).lower()} with {anchor.short_title}")
     return clauses
 
 

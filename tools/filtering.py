@@ -5,14 +5,11 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from chat.schemas import PreferenceState
+from retrieval.audience import fits_audience
 from retrieval.catalog import Item
 from retrieval.moods import ruled_out
 from tools.base import CandidateBuffer, ToolDeps, tool
 
-KID_RATINGS = {"G", "PG", "TV-Y", "TV-Y7", "TV-G", "TV-PG", "U"}  # "Approved"/"Passed" (pre-1968) say nothing about children
-ADULT_RATINGS = {"R", "NC-17", "TV-MA", "X"}
-KID_GENRES = {"Children"}
-NOT_FOR_KIDS_GENRES = {"Horror"}
 MIN_CONFIRMED = 10  # enough items with a known runtime to leave the unknown ones out
 
 
@@ -57,13 +54,7 @@ def check_item(item: Item, state: PreferenceState) -> tuple[bool, list[str]]:
             unverified.append("people")
     if any(ruled_out(item, k[4:]) for k in state.keywords if k.startswith("not ")):
         return False, []  # "no sequels", "not another superhero movie", "no Harry Potter"
-    rating = (item.age_rating or "").upper()
-    if state.audience == "kids":
-        if genres & NOT_FOR_KIDS_GENRES or rating in ADULT_RATINGS:
-            return False, []
-        if not (genres & KID_GENRES or rating in KID_RATINGS):
-            return False, []
-    if state.audience == "adults" and genres & KID_GENRES:
+    if not fits_audience(item, state.audience):
         return False, []
     return True, unverified
 
