@@ -553,6 +553,9 @@ favorite favourite fav faves weve youve theyve were hes shes thats whats lets we
 directed starring featuring written made released produced actor actress director filmmaker
 favorites favourites faves actually definitely probably sure sounds series franchise
 u ur ya yall lol lmao haha hahaha thx thanx ty btw idk tbh omg
+haven't havent hasnt hadnt didn't didnt don't won't can't isn't wasn't couldn't wouldn't
+check checked checking out staying stay somehow happened happen huh hmm um umm uh help helping
+bet case fan fans huge missed miss heard hear particular picky sometimes usually always ever
 """.split())
 
 # Words frequent in movie chat (at least 5 messages of the ReDial validation dialogues, people's

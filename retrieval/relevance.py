@@ -87,13 +87,14 @@ SURPRISE = "surprise"  # the parser's keyword for "surprise me", "a hidden gem"
 SURPRISE_DIVERSITY = 0.45  # a surprise list is varied
 
 
-def request_kind(state: "PreferenceState", *, words: str = "") -> RequestKind:
-    """What kind of request the conversation makes now (see the module docstring)."""
+def request_kind(state: "PreferenceState") -> RequestKind:
+    """What kind of request the conversation makes now (see the module docstring). Genres are
+    filters, not a description: "a scary movie" (horror) browses the horror films."""
     if state.anchor_ids:
         return "anchor"
     if SURPRISE in state.keywords:
         return "surprise"
-    if words.strip() or state.query.strip() or any(not k.lower().startswith("not ") for k in state.keywords):
+    if state.query.strip() or any(not k.lower().startswith("not ") for k in state.keywords):
         return "described"
     if state.keywords and not _has_wants(state):
         return "surprise"  # only a kind ruled out ("not another superhero movie"): not the most-rated list either

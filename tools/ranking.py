@@ -87,11 +87,15 @@ def critique_level(item: Item, wishes: list[tuple[str, str]], ceilings: dict[str
 
 
 def critique_ceilings(state: PreferenceState, deps: ToolDeps) -> dict[str, float]:
-    """For each "less" critique, the mean level of the items shown last (when some were)."""
+    """For each "less" critique, the level to come down from: the mean level of the items shown
+    last, else of the named titles ("like Se7en but less dark": less than Se7en, not "not dark").
+    Items at or above that level are pushed out (:func:`critique_level`)."""
     shown = [item for i in state.last_shown_ids if (item := deps.catalog.get(i)) is not None]
-    if not shown:
+    anchors = [item for i in state.anchor_ids if (item := deps.catalog.get(i)) is not None]
+    reference = shown or anchors
+    if not reference:
         return {}
-    return {c.attribute: max(-0.99, sum(attribute_level(i, c.attribute) for i in shown) / len(shown))
+    return {c.attribute: max(-0.99, sum(attribute_level(i, c.attribute) for i in reference) / len(reference))
             for c in state.critiques if c.direction == "less"}
 
 
@@ -157,7 +161,7 @@ def score_candidates(candidates: list[ScoredItem], state: PreferenceState, histo
             "cold_start": c.signals.get("cold_start", 0.0),
         }
     visual = visual or picture is not None
-    kind = request_kind(state, words=query)
+    kind = request_kind(state)
     weights = weights_for(kind, visual=visual)
     if any("cold_start" in c.signals for c in candidates):
         weights = {**weights, "cf": min(weights["cf"], COLD_START_CF)}
@@ -302,7 +306,7 @@ def rank_candidates(args: RankArgs, *, deps: ToolDeps, buffer: CandidateBuffer) 
     buffer.weights = score_candidates(buffer.items, buffer.preferences, buffer.history, deps, visual=buffer.visual,
                                       picture=buffer.picture)
     mark_image_decisive(buffer.items, args.k)
-    surprise = request_kind(buffer.preferences, words=query_text(buffer.preferences)) == "surprise"
+    surprise = request_kind(buffer.preferences) == "surprise"
     buffer.items = diversify(buffer.items, args.k, max(args.diversity, SURPRISE_DIVERSITY) if surprise else args.diversity,
                              deps)
     return RankedItems(ids=[c.id for c in buffer.items], scores=[round(c.score, 4) for c in buffer.items])
