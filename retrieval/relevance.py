@@ -45,7 +45,7 @@ WEIGHTS: dict[RequestKind, dict[str, float]] = {
         "story": 0.0,
         "person": 0.15, "preference": 0.15,
         "cf": 0.5,  # the named titles and the person's feedback through the collaborative model
-        "popularity": 0.3,  # a prior: similarity (normalised to 1 at the best candidate) still leads
+        "popularity": 0.15,  # a prior: similarity (normalised to 1 at the best candidate) leads
         "quality": 0.1,  # well rated: "like Jaws" should not open with Jaws 3-D
         "critique": 0.3, "cold_start": 0.1, "unverified": -0.2,
     },

@@ -19,7 +19,7 @@ from retrieval.group_taste import genre_phrase, group_phrase, profile_has_group
 from tools.attributes import PROXIES
 from tools.base import CandidateBuffer, Explanation, ScoredItem, ToolDeps, tool
 from retrieval.moods import mood_tags, moods_in
-from retrieval.similarity import WEIGHTS as LIKENESS_WEIGHTS, shared_people, shared_tags
+from retrieval.similarity import contributions, shared_people, shared_tags
 from tools.ranking import MUCH_ALIKE_Z
 
 MIN_RATINGS_TO_CITE = 20
@@ -163,7 +163,7 @@ def _likeness_clauses(candidate: ScoredItem, item: Item, anchor: Item, reasons: 
         reasons += [f"tag:{t}" for t in tags]
         quoted = _join([f"“{t}”" for t in tags])
         clauses.append(f"shares the tag{'s' if len(tags) > 1 else ''} {quoted} with {anchor.short_title}")
-    weighted = {k: LIKENESS_WEIGHTS.get(k, 0.0) * v for k, v in parts.items()}
+    weighted = {k: float(v) for k, v in contributions(parts).items()}
     if parts.get("story", 0.0) >= STORY_CITED and weighted and max(weighted, key=weighted.get) == "story":
         reasons.append(f"story:{anchor.id}")
         clauses.append(f"a story much like {anchor.short_title}'s")
