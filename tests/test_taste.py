@@ -246,3 +246,18 @@ def test_ruling_a_kind_out_and_nothing_else_is_not_the_most_rated_list(marquee):
     assert len(reply.items) == 5 and not {card.id for card in reply.items} & most_rated
     assert not any(ruled_out(marquee.catalog.get(card.id), "superhero") for card in reply.items)
     assert all(marquee.catalog.get(card.id).mean_rating >= 3.5 for card in reply.items)
+
+
+def test_the_similarity_grid_scores_choices_on_anchors_they_were_not_chosen_on(tmp_path, capsys):
+    from evals.similarity_grid import leave_one_out, main
+
+    # weight set 0 wins on anchors 0 and 1 but fails anchor 2; set 1 is steady
+    table = np.array([[1.0, 1.0, 0.0], [0.6, 0.6, 0.6]])
+    assert leave_one_out(table) == pytest.approx((1.0 + 1.0 + 0.6) / 3)
+    judged = tmp_path / "judged.json"
+    judged.write_text(json.dumps({"anchors": {"Toy Story": ["Toy Story 2", "A Bug's Life", "Monsters, Inc."],
+                                              "The Dark Knight": ["Batman Begins", "The Dark Knight Rises"]}}))
+    main(["--judged", str(judged)])
+    printed = capsys.readouterr().out
+    assert printed.startswith("2 anchors, 324 weight sets")
+    assert "exponent 0.5: best" in printed and "leave-one-anchor-out" in printed
