@@ -251,9 +251,11 @@ def test_ruling_a_kind_out_and_nothing_else_is_not_the_most_rated_list(marquee):
 def test_the_similarity_grid_scores_choices_on_anchors_they_were_not_chosen_on(tmp_path, capsys):
     from evals.similarity_grid import leave_one_out, main
 
-    # weight set 0 wins on anchors 0 and 1 but fails anchor 2; set 1 is steady
+    # set 0 is perfect on anchors 0 and 1 and fails anchor 2; set 1 is steady. Without anchor 0
+    # (or 1) the steady set is chosen and scores 0.6 there; without anchor 2, set 0 is, and fails it.
     table = np.array([[1.0, 1.0, 0.0], [0.6, 0.6, 0.6]])
-    assert leave_one_out(table) == pytest.approx((1.0 + 1.0 + 0.6) / 3)
+    assert table.mean(axis=1).max() == pytest.approx(2 / 3)
+    assert leave_one_out(table) == pytest.approx((0.6 + 0.6 + 0.0) / 3)
     judged = tmp_path / "judged.json"
     judged.write_text(json.dumps({"anchors": {"Toy Story": ["Toy Story 2", "A Bug's Life", "Monsters, Inc."],
                                               "The Dark Knight": ["Batman Begins", "The Dark Knight Rises"]}}))
