@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 
 from chat.planning import PlannerResult, TurnInput
-from chat.schemas import PreferenceState, Recommendation, Reply
+from chat.schemas import PreferenceState, PreferenceUpdate, Recommendation, Reply
 from chat.state import referred_ids
 from prompts import replies
 from prompts.cold_start import ASSUMPTIONS_DROPPED, WHY_ASSUMED, WHY_FEEDBACK, WHY_NOTHING_SHOWN, WHY_REQUEST
 from prompts.english import join_words
-from prompts.headings import ListRequest, films_phrase, genre_word, list_heading, nothing_found
+from prompts.headings import ListRequest, constraint_labels, films_phrase, genre_word, list_heading, nothing_found
 from tools.base import CandidateBuffer, ToolDeps
 from tools.cold_start import describe_assumed_taste
 from tools.retrieve import query_text
@@ -43,7 +43,73 @@ class PolicyPlanner:
         if answer is not None:
             return answer
         gather_candidates(turn.state, deps, buffer)
-        return PlannerResult(reply=finalize_reply(turn, buffer, deps), buffer=buffer)
+        reply = finalize_reply(turn, buffer, deps)
+        if not reply.items:
+            relaxed = _relaxed_answer(turn, deps)
+            if relaxed is not None:
+                return relaxed
+        return PlannerResult(reply=reply, buffer=buffer)
+
+
+# What may be left out when nothing matches the whole request, weakest first. Exclusions, seen
+# items and the audience always stay: nobody asked to see what they ruled out, nor a child an R film.
+RELAXABLE = ("keywords", "years", "runtime", "genres_include", "people_include", "anchor_ids")
+
+
+def relaxed_states(state: PreferenceState, update: PreferenceUpdate) -> list[tuple[str, PreferenceState]]:
+    """The request with one wanted constraint left out, those from earlier turns first; then with
+    every earlier one left out. Each with the name of what was left out."""
+    said_now = {
+        "keywords": bool([k for k in update.keywords if not k.startswith("not ")]),
+        "years": update.year_min is not None or update.year_max is not None,
+        "runtime": update.runtime_min is not None or update.runtime_max is not None,
+        "genres_include": bool(update.genres_include), "people_include": bool(update.people_include),
+        "anchor_ids": bool(update.titles_like or update.refers_to_shown),
+    }
+    present = [name for name in RELAXABLE if _without(state, [name]) != state]
+    order = [n for n in present if not said_now[n]] + [n for n in present if said_now[n]]
+    out = [(name, _without(state, [name])) for name in order]
+    earlier = [n for n in present if not said_now[n]]
+    if len(earlier) > 1:
+        out.append(("earlier", _without(state, earlier)))
+    return out
+
+
+def _without(state: PreferenceState, names: list[str]) -> PreferenceState:
+    new = state.model_copy(deep=True)
+    for name in names:
+        if name == "keywords":
+            new.keywords = [k for k in new.keywords if k.startswith("not ")]
+        elif name == "years":
+            new.year_min = new.year_max = None
+        elif name == "runtime":
+            new.runtime_min = new.runtime_max = None
+        else:
+            setattr(new, name, [])
+    return new
+
+
+def _relaxed_answer(turn: TurnInput, deps: ToolDeps) -> PlannerResult | None:
+    """Nothing matches the whole request: the closest list that leaves one part out, with a note
+    that says what was left out (a partial answer beats an empty one)."""
+    for _, state in relaxed_states(turn.state, turn.update):
+        relaxed_turn = turn.model_copy(update={"state": state})
+        buffer = CandidateBuffer(preferences=state, history=turn.history, demographics=turn.demographics,
+                                 visual=turn.update.visual or turn.update.picture is not None,
+                                 picture=turn.update.picture)
+        gather_candidates(state, deps, buffer)
+        reply = finalize_reply(relaxed_turn, buffer, deps)
+        if reply.items:
+            labels = constraint_labels(ListRequest(state=turn.state, update=turn.update, catalog=deps.catalog))
+            kept = {label for label, _ in constraint_labels(ListRequest(state=state, update=turn.update, catalog=deps.catalog))}
+            left_out = [label for label, _ in labels if label not in kept]
+            note = replies.RELAXED_REQUEST.format(constraints=" + ".join(label for label, _ in labels),
+                                                  left_out=join_words(left_out))
+            if any(earlier for _, earlier in labels):
+                note += replies.RELAXED_EARLIER
+            reply.notes = [note, *reply.notes]
+            return PlannerResult(reply=reply, buffer=buffer)
+    return None
 
 
 def _answer_without_list(turn: TurnInput, buffer: CandidateBuffer, deps: ToolDeps) -> PlannerResult | None:

@@ -23,6 +23,8 @@ OTHER = (
 )
 WHICH_ITEM = "Which title do you mean? You can say “the second one” or name it."
 RELAXED_GENRES = "Few titles are {genres} at once, so I also included titles with only some of them."
+RELAXED_REQUEST = "Nothing matches {constraints}, so these leave out {left_out}."
+RELAXED_EARLIER = " Say “start over” or press Reset to drop earlier filters."
 UNKNOWN_PEOPLE = "{count} of these {verb} no cast list in the catalog, so I couldn't check {them} for {people}."
 NO_IMAGES = "I can't compare posters for this catalog (it has no image collection), so I searched by text instead."
 NO_PICTURE_SEARCH = (

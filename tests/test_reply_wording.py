@@ -44,13 +44,18 @@ def test_a_mood_request_reads_as_that_mood(marquee):
     assert result.reply.text == "Here are five 90s feel-good comedies without Adam Sandler."
 
 
-def test_nothing_found_because_of_earlier_filters_says_how_to_drop_them(marquee):
+def test_when_nothing_matches_an_earlier_filter_is_left_out_and_the_reply_says_so(marquee):
     first = marquee.respond(None, "movies directed by Christopher Nolan")
-    nothing = marquee.respond(first.conversation_id, "a comedy")
-    assert nothing.reply.items == []
-    assert nothing.reply.text == (
-        "Nothing matches comedy + Christopher Nolan: say “start over” or press Reset to drop earlier filters."
+    relaxed = marquee.respond(first.conversation_id, "a comedy")
+    assert len(relaxed.reply.items) == 5 and all("Comedy" in card.genres for card in relaxed.reply.items)
+    assert relaxed.reply.text == "Here are five comedies."
+    assert relaxed.reply.notes[0] == (
+        "Nothing matches comedy + Christopher Nolan, so these leave out Christopher Nolan. "
+        "Say “start over” or press Reset to drop earlier filters."
     )
+    same_turn = marquee.respond(None, "a comedy directed by Christopher Nolan").reply
+    assert same_turn.items and same_turn.notes[0].startswith("Nothing matches comedy + Christopher Nolan, so these leave out")
+    assert "start over" not in same_turn.notes[0]
 
     cleared = marquee.respond(first.conversation_id, "start over")
     assert cleared.reply.cleared and "cleared the list" in cleared.reply.text

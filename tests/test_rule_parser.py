@@ -491,3 +491,9 @@ def test_titles_asked_to_be_like_stay_anchors_when_the_person_says_what_they_saw
     heat, godfather = catalog.find_title("Heat (1995)"), catalog.find_title("The Godfather (1972)")
     assert heat.id in state.anchor_ids
     assert {heat.id, godfather.id} <= set(state.seen_ids)
+
+
+def test_a_bracketed_year_after_an_unknown_title_asks_for_no_period(parser: RuleParser) -> None:
+    update = parser.parse("I have The Family Stone Reunion (2013), it wasn't amazing")
+    assert update.year_min is None and update.year_max is None
+    assert parser.parse("something from (the) 2013 season").year_min == 2013

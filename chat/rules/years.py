@@ -56,13 +56,20 @@ def _year_atoms(u: Utterance) -> list[YearAtom]:
     atoms = []
     k = 0
     while k < len(u.fixed):
-        atom = _year_atom(u, k) if u.taken[k] is None else None
+        atom = _year_atom(u, k) if u.taken[k] is None and not _bracketed_year(u, k) else None
         if atom:
             atoms.append(atom)
             k = atom[1]
         else:
             k += 1
     return atoms
+
+
+def _bracketed_year(u: Utterance, k: int) -> bool:
+    """"The Family (2013)": a year in brackets labels the title before it, even one the catalog
+    does not know; nobody asks for a period that way."""
+    return (len(u.fixed[k]) == 4 and u.fixed[k].isdigit() and "(" in u.punct_between(k - 1, k)
+            and ")" in u.punct_between(k, k + 1))
 
 
 def _year_atom(u: Utterance, k: int) -> YearAtom | None:
