@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from retrieval.catalog import Item, fold
 
@@ -131,9 +132,15 @@ def moods_in(keywords: list[str]) -> list[str]:
 
 
 def mood_tags(item: Item, mood: str) -> list[str]:
-    """The item's tags that show ``mood``."""
-    fragments = MOODS[mood].tags
-    return [t for t in item.tags if any(f in t.lower() for f in fragments)]
+    """The item's tags that show ``mood``: a fragment must start a word of the tag ("sweet" shows
+    in "sweet" and "sweetest", not in "bittersweet"; "sad" not in "crusade")."""
+    pattern = _mood_pattern(mood)
+    return [t for t in item.tags if pattern.search(t.lower())]
+
+
+@lru_cache(maxsize=None)
+def _mood_pattern(mood: str) -> re.Pattern:
+    return re.compile(r"\b(?:" + "|".join(re.escape(f) for f in MOODS[mood].tags) + ")")
 
 
 def mood_level(item: Item, moods: list[str]) -> float:
