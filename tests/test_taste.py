@@ -263,3 +263,12 @@ def test_the_similarity_grid_scores_choices_on_anchors_they_were_not_chosen_on(t
     printed = capsys.readouterr().out
     assert printed.startswith("2 anchors, 324 weight sets")
     assert "exponent 0.5: best" in printed and "leave-one-anchor-out" in printed
+
+
+def test_a_mood_tag_must_start_a_word():
+    from retrieval.moods import mood_tags
+
+    bittersweet = _item("b", "Bitter", ["Drama"], tags=["bittersweet"])
+    sweet = _item("s", "Sweet", ["Comedy"], tags=["sweet", "funny"])
+    assert mood_tags(bittersweet, "feel-good") == []
+    assert mood_tags(sweet, "feel-good") == ["sweet", "funny"]
