@@ -272,3 +272,15 @@ def test_a_mood_tag_must_start_a_word():
     sweet = _item("s", "Sweet", ["Comedy"], tags=["sweet", "funny"])
     assert mood_tags(bittersweet, "feel-good") == []
     assert mood_tags(sweet, "feel-good") == ["sweet", "funny"]
+
+
+@pytest.mark.slow
+def test_less_violent_after_thrillers_keeps_known_thrillers_that_are_less_violent(marquee):
+    from tools.attributes import attribute_level
+
+    first = marquee.respond(None, "a good thriller from the 2010s")
+    after = marquee.respond(first.conversation_id, "less violent").reply
+    level = lambda cards: sum(attribute_level(marquee.catalog.get(c.id), "violence") for c in cards) / len(cards)  # noqa: E731
+    assert len(after.items) == 5 and level(after.items) < level(first.reply.items)
+    assert all("Thriller" in card.genres and card.year >= 2010 for card in after.items)
+    assert sum(marquee.catalog.get(card.id).n_ratings >= 20 for card in after.items) >= 3, after.items

@@ -9,6 +9,8 @@ from __future__ import annotations
 from retrieval.catalog import Item
 from retrieval.relevance import known_level
 
+GENRE_NUDGE = 0.08
+
 # attribute -> (genres that raise it, genres that lower it, tag fragments that raise it)
 PROXIES: dict[str, tuple[set[str], set[str], tuple[str, ...]]] = {
     "violence": ({"Action", "War", "Crime", "Horror", "Thriller"}, {"Children", "Animation", "Musical", "Romance"},
@@ -35,6 +37,9 @@ def attribute_level(item: Item, attribute: str) -> float:
     raising, lowering, fragments = PROXIES[attribute]
     genres = set(item.genres)
     level = 0.5 * bool(genres & raising) - 0.5 * bool(genres & lowering)
+    # within a level, more genres that raise it mean more: a crime action thriller is more violent
+    # than a mystery thriller (a tie-break, so "less violent" after thrillers has somewhere to go)
+    level += GENRE_NUDGE * (len(genres & raising) - len(genres & lowering))
     tags = " ".join(item.tags).lower()
     level += 0.5 * any(f in tags for f in fragments)
     return max(-1.0, min(1.0, level))
