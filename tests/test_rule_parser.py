@@ -497,3 +497,8 @@ def test_a_bracketed_year_after_an_unknown_title_asks_for_no_period(parser: Rule
     update = parser.parse("I have The Family Stone Reunion (2013), it wasn't amazing")
     assert update.year_min is None and update.year_max is None
     assert parser.parse("something from (the) 2013 season").year_min == 2013
+
+
+def test_markup_letters_are_not_a_description(parser: RuleParser) -> None:
+    update = parser.parse("any good westerns? <b>not bold</b>")
+    assert update.genres_include == ["Western"] and update.query == ""

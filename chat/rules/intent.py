@@ -25,6 +25,8 @@ def free_text_query(u: Utterance, s: Slots) -> str:
         norm = u.fixed[k]
         if norm in lx.FILLER_WORDS or norm in lx.SCOPE_BREAKERS or norm in lx.LIST_WORDS or not norm.isalnum():
             continue
+        if len(norm) < 2:  # a lone letter ("<b>" markup, "x") describes nothing
+            continue
         words.append(word.text)
     return " ".join(words)[:MAX_QUERY_CHARS]
 
