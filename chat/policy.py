@@ -19,6 +19,7 @@ from prompts.english import join_words
 from prompts.headings import ListRequest, constraint_labels, films_phrase, genre_word, list_heading, nothing_found
 from tools.base import CandidateBuffer, ToolDeps
 from tools.cold_start import describe_assumed_taste
+from tools.filtering import check_item
 from tools.retrieve import query_text
 from tools.registry import call_tool
 
@@ -54,6 +55,7 @@ class PolicyPlanner:
 # What may be left out when nothing matches the whole request, weakest first. Exclusions, seen
 # items and the audience always stay: nobody asked to see what they ruled out, nor a child an R film.
 RELAXABLE = ("keywords", "years", "runtime", "genres_include", "people_include", "anchor_ids")
+MAX_RELAXED_TRIES = 2  # full searches for a partial answer, after the catalog says a relaxed request fits some item
 
 
 def relaxed_states(state: PreferenceState, update: PreferenceUpdate) -> list[tuple[str, PreferenceState]]:
@@ -92,7 +94,13 @@ def _without(state: PreferenceState, names: list[str]) -> PreferenceState:
 def _relaxed_answer(turn: TurnInput, deps: ToolDeps) -> PlannerResult | None:
     """Nothing matches the whole request: the closest list that leaves one part out, with a note
     that says what was left out (a partial answer beats an empty one)."""
+    tries = 0
     for _, state in relaxed_states(turn.state, turn.update):
+        if tries == MAX_RELAXED_TRIES:
+            break
+        if not any(check_item(item, state)[0] for item in deps.catalog):  # stops at the first that fits
+            continue  # leaving this out is not enough: no item fits the rest either
+        tries += 1
         relaxed_turn = turn.model_copy(update={"state": state})
         buffer = CandidateBuffer(preferences=state, history=turn.history, demographics=turn.demographics,
                                  visual=turn.update.visual or turn.update.picture is not None,
