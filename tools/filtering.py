@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
 from pydantic import BaseModel, Field
 
 from chat.schemas import PreferenceState
@@ -57,6 +61,69 @@ def check_item(item: Item, state: PreferenceState) -> tuple[bool, list[str]]:
     if not fits_audience(item, state.audience):
         return False, []
     return True, unverified
+
+
+@dataclass(frozen=True)
+class FactColumns:
+    """The facts :func:`check_item` reads first, as arrays over a list of items (built once per
+    catalog), so a scan can skip in one vector operation the items that certainly fail."""
+
+    years: np.ndarray  # float, nan when unknown
+    runtimes: np.ndarray  # float, nan when unknown
+    has_genres: np.ndarray
+    genres: dict[str, np.ndarray]
+    kid_ok: np.ndarray  # passes the "kids" audience test
+    kid_genre: np.ndarray
+
+    @classmethod
+    def of(cls, items: Sequence[Item]) -> "FactColumns":
+        n = len(items)
+        genres: dict[str, np.ndarray] = {}
+        for row, item in enumerate(items):
+            for genre in item.genres:
+                genres.setdefault(genre, np.zeros(n, dtype=bool))[row] = True
+        kid_ok = np.zeros(n, dtype=bool)
+        for row, item in enumerate(items):
+            rating, own = (item.age_rating or "").upper(), set(item.genres)
+            kid_ok[row] = not (own & NOT_FOR_KIDS_GENRES or rating in ADULT_RATINGS) and bool(
+                own & KID_GENRES or rating in KID_RATINGS)
+        nan = float("nan")
+        return cls(
+            years=np.array([nan if i.year is None else i.year for i in items], dtype=np.float64),
+            runtimes=np.array([nan if i.runtime is None else i.runtime for i in items], dtype=np.float64),
+            has_genres=np.array([bool(i.genres) for i in items], dtype=bool), genres=genres, kid_ok=kid_ok,
+            kid_genre=np.array([bool(set(i.genres) & KID_GENRES) for i in items], dtype=bool),
+        )
+
+    def may_pass(self, state: PreferenceState) -> np.ndarray:
+        """Rows that may pass :func:`check_item` for ``state``: every row it allows is among them
+        (genres, years, runtime and audience are decided here; people and ruled-out words are not)."""
+        n = len(self.years)
+        mask = np.ones(n, dtype=bool)
+        none = np.zeros(n, dtype=bool)
+        if state.genres_include:
+            mask &= self.has_genres
+        for genre in state.genres_include:
+            mask &= self.genres.get(genre, none)
+        for genre in set(state.genres_exclude):
+            mask &= ~self.genres.get(genre, none)
+        with np.errstate(invalid="ignore"):
+            if state.year_min or state.year_max:
+                mask &= ~np.isnan(self.years)
+                if state.year_min:
+                    mask &= ~(self.years < state.year_min)
+                if state.year_max:
+                    mask &= ~(self.years > state.year_max)
+            if state.runtime_min or state.runtime_max:  # an unknown runtime passes (unverified)
+                if state.runtime_min:
+                    mask &= ~(self.runtimes < state.runtime_min)
+                if state.runtime_max:
+                    mask &= ~(self.runtimes > state.runtime_max)
+        if state.audience == "kids":
+            mask &= self.kid_ok
+        if state.audience == "adults":
+            mask &= ~self.kid_genre
+        return mask
 
 
 class FilterArgs(BaseModel):
