@@ -113,14 +113,31 @@ STORY_CANDIDATES = 50
 
 def _story_matches(vector, where, k: int, deps: ToolDeps) -> list[ScoredItem]:
     """The ``k`` items whose stories are closest to the request's words (within ``where``)."""
-    if deps.similarity is None:
+    similarity = deps.similarity
+    cosines = None if similarity is None else similarity.story_cosines(vector)
+    if cosines is None:
         return []
-    cosines = deps.similarity.story_relevance(vector)
+    keep = ~np.isnan(cosines)
     if where is not None:
-        allowed = deps.store.matching_ids(where)
-        cosines = {i: c for i, c in cosines.items() if i in allowed}
-    best = sorted(cosines.items(), key=lambda kv: -kv[1])[:k]
-    return [ScoredItem(id=i, score=c, signals={"story_sim": c}) for i, c in best]
+        keep &= _store_mask_as_similarity_rows(deps, deps.store.filter_mask(where))
+    rows = np.flatnonzero(keep)
+    best = rows[np.argsort(-cosines[rows], kind="stable")[:k]]  # ties: catalog order, as a stable sort of the dict
+    return [ScoredItem(id=similarity.ids[r], score=c, signals={"story_sim": c})
+            for r, c in zip(best.tolist(), cosines[best].astype(np.float64).tolist())]
+
+
+def _store_mask_as_similarity_rows(deps: ToolDeps, mask: np.ndarray) -> np.ndarray:
+    """A mask over the store's rows carried over to the similarity model's rows (its ids' order)."""
+    with deps.lock:
+        cached = deps.extras.get("store_to_similarity_rows")
+        if cached is None or cached[0] is not deps.store or cached[1] is not deps.similarity:
+            index = deps.similarity.index
+            rows = np.array([index.get(i, -1) for i in deps.store.ids], dtype=np.int64)
+            cached = deps.extras["store_to_similarity_rows"] = (deps.store, deps.similarity, rows)
+    rows = cached[2]
+    out = np.zeros(len(deps.similarity.ids), dtype=bool)
+    out[rows[mask & (rows >= 0)]] = True
+    return out
 
 
 @dataclass(frozen=True)
