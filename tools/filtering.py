@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, get_args
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from chat.schemas import PreferenceState
+from chat.schemas import Audience, PreferenceState
 from retrieval.audience import fits_audience
 from retrieval.catalog import Item
 from retrieval.moods import ruled_out
 from tools.base import CandidateBuffer, ToolDeps, tool
 
+AUDIENCES: tuple[str, ...] = get_args(Audience)
 MIN_CONFIRMED = 10  # enough items with a known runtime to leave the unknown ones out
 
 
@@ -72,8 +73,7 @@ class FactColumns:
     runtimes: np.ndarray  # float, nan when unknown
     has_genres: np.ndarray
     genres: dict[str, np.ndarray]
-    kid_ok: np.ndarray  # passes the "kids" audience test
-    kid_genre: np.ndarray
+    audiences: dict[str, np.ndarray]  # audience -> suits it (retrieval.audience.fits_audience)
 
     @classmethod
     def of(cls, items: Sequence[Item]) -> "FactColumns":
@@ -82,17 +82,13 @@ class FactColumns:
         for row, item in enumerate(items):
             for genre in item.genres:
                 genres.setdefault(genre, np.zeros(n, dtype=bool))[row] = True
-        kid_ok = np.zeros(n, dtype=bool)
-        for row, item in enumerate(items):
-            rating, own = (item.age_rating or "").upper(), set(item.genres)
-            kid_ok[row] = not (own & NOT_FOR_KIDS_GENRES or rating in ADULT_RATINGS) and bool(
-                own & KID_GENRES or rating in KID_RATINGS)
         nan = float("nan")
         return cls(
             years=np.array([nan if i.year is None else i.year for i in items], dtype=np.float64),
             runtimes=np.array([nan if i.runtime is None else i.runtime for i in items], dtype=np.float64),
-            has_genres=np.array([bool(i.genres) for i in items], dtype=bool), genres=genres, kid_ok=kid_ok,
-            kid_genre=np.array([bool(set(i.genres) & KID_GENRES) for i in items], dtype=bool),
+            has_genres=np.array([bool(i.genres) for i in items], dtype=bool), genres=genres,
+            audiences={audience: np.array([fits_audience(i, audience) for i in items], dtype=bool)
+                       for audience in AUDIENCES},
         )
 
     def may_pass(self, state: PreferenceState) -> np.ndarray:
@@ -119,10 +115,8 @@ class FactColumns:
                     mask &= ~(self.runtimes < state.runtime_min)
                 if state.runtime_max:
                     mask &= ~(self.runtimes > state.runtime_max)
-        if state.audience == "kids":
-            mask &= self.kid_ok
-        if state.audience == "adults":
-            mask &= ~self.kid_genre
+        if state.audience in self.audiences:
+            mask &= self.audiences[state.audience]
         return mask
 
 
