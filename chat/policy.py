@@ -197,11 +197,14 @@ def gather_candidates(state: PreferenceState, deps: ToolDeps, buffer: CandidateB
 
 def finalize_reply(turn: TurnInput, buffer: CandidateBuffer, deps: ToolDeps, *, text: str | None = None) -> Reply:
     """Filter, rank and explain what is in the buffer, and build the reply's cards."""
-    # a copy to relax from; shallow with fresh containers: a deep copy of every candidate took ~20 ms a turn
-    pool = [c.model_copy(update={"signals": dict(c.signals), "unverified": list(c.unverified)}) for c in buffer.items]
+    # a copy to relax from, only when the genres can be relaxed (the filter changes candidates in place);
+    # shallow with fresh containers: a deep copy of every candidate took ~20 ms a turn
+    relaxable = len(turn.state.genres_include) > 1
+    pool = [c.model_copy(update={"signals": dict(c.signals), "unverified": list(c.unverified)})
+            for c in buffer.items] if relaxable else []
     kept = call_tool("filter", {}, deps=deps, buffer=buffer)
     relaxed = False
-    if kept.kept < turn.n_items and len(turn.state.genres_include) > 1:
+    if kept.kept < turn.n_items and relaxable:
         buffer.items = pool
         call_tool("filter", {"relax_genres": True}, deps=deps, buffer=buffer)
         relaxed = True

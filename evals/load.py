@@ -43,6 +43,7 @@ SITE_KEY = "load-test"
 MAX_USERS = 1000
 MAX_TURNS = 50
 REQUEST_TIMEOUT_S = 300.0
+CLIENT_KEEPALIVE_S = 2.0
 
 # What simulated users say, in order; user i starts at line i so the server sees varied turns.
 UTTERANCES: tuple[str, ...] = (
@@ -87,6 +88,11 @@ class LoadReport(BaseModel):
     workers: int = 1
     database: str = "sqlite"
     one_conversation: bool = False
+    server_cpu_ms_per_turn: float | None = Field(
+        None, description="CPU time of the server's processes during the run per successful turn (all cores).")
+    client_cpu_ms_per_turn: float | None = Field(None, description="CPU time of this load client per successful turn.")
+    load_average: list[float] = Field(default_factory=list, description="The machine's 1-minute load average at "
+                                      "the start and at the end of the run (other work shares the cores).")
 
 
 class _Run:
@@ -140,6 +146,25 @@ def start_server(port: int, env: dict[str, str], log_path: Path, *, workers: int
                "--workers", str(workers)]
     with open(log_path, "wb") as log_file:
         return subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+
+
+def process_tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its living children."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def wait_until_healthy(process: subprocess.Popen, url: str, log_path: Path, timeout_s: float) -> None:
@@ -235,7 +260,10 @@ async def _user(client: httpx.AsyncClient, index: int, turns: int, run: _Run, sh
 
 
 async def _simulate(url: str, users: int, turns: int, timeout_s: float, run: _Run, one_conversation: bool) -> None:
-    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
+    # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s) closes them:
+    # a request sent on a connection the server is closing at that moment fails with a ReadError.
+    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users,
+                          keepalive_expiry=CLIENT_KEEPALIVE_S)
     async with httpx.AsyncClient(base_url=url, headers={"X-Marquee-Key": SITE_KEY}, limits=limits,
                                  timeout=httpx.Timeout(REQUEST_TIMEOUT_S, connect=30.0)) as client:
         shared = await _open_conversation(client, run) if one_conversation else None
@@ -318,9 +346,13 @@ def run_load_test(users: int, turns: int, *, workspace: Path | None = None, cata
             wait_until_healthy(process, url, log_path, startup_timeout_s)
             startup_s = time.perf_counter() - started
             log.info("server up in %.1f s; %d users x %d turns", startup_s, users, turns)
+            load_before, server_cpu, client_cpu = os.getloadavg()[0], process_tree_cpu_s(process.pid), time.process_time()
             began = time.perf_counter()
             asyncio.run(_simulate(url, users, turns, timeout_s, run, one_conversation))
             wall_s = time.perf_counter() - began
+            server_cpu = process_tree_cpu_s(process.pid) - server_cpu
+            client_cpu = time.process_time() - client_cpu
+            load_after = os.getloadavg()[0]
         finally:
             stop_server(process)
         rows = stored_turns(database_url, list(run.sent))
@@ -329,6 +361,11 @@ def run_load_test(users: int, turns: int, *, workspace: Path | None = None, cata
             out_of_order = sum(numbers != sorted(set(numbers)) for numbers in run.user_turns.values())
     report = _report(users, turns, run, stored, lost, duplicated, out_of_order, wall_s, startup_s)
     report.misnumbered = misnumbered(run.numbered, rows)
+    done = len(run.latencies_ms)
+    if done:
+        report.server_cpu_ms_per_turn = round(server_cpu * 1000 / done, 1)
+        report.client_cpu_ms_per_turn = round(client_cpu * 1000 / done, 1)
+    report.load_average = [round(load_before, 2), round(load_after, 2)]
     report.workers, report.one_conversation = workers, one_conversation
     report.database = database_url.split(":", 1)[0].split("+", 1)[0]
     return report.model_dump()
@@ -363,6 +400,9 @@ def format_table(report: dict[str, Any]) -> str:
         ("turn latency p50 / p95 / max", f"{report['p50_ms']:.0f} / {report['p95_ms']:.0f} / {report['max_ms']:.0f} ms"),
         ("throughput", f"{report['turns_per_s']:.2f} turns/s over {report['wall_s']:.1f} s"),
         ("server start", f"{report['startup_s']:.1f} s"),
+        ("CPU per turn: server / client", f"{report.get('server_cpu_ms_per_turn')} / "
+                                          f"{report.get('client_cpu_ms_per_turn')} ms"),
+        ("load average start / end", " / ".join(f"{v:.2f}" for v in report.get("load_average", []))),
         ("verdict", verdict),
     ]
     width = max(len(name) for name, _ in rows)

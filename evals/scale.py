@@ -189,8 +189,9 @@ def probe(folder: Path, queries: int, seed: int, recall_queries: int) -> dict[st
 
 
 def run_scale_bench(items: int, *, queries: int = 200, recall_queries: int = 60, chroma_max: int = 100_000,
-                    workspace: Path | None = None, seed: int = 7) -> dict[str, Any]:
-    """Build, then open and query in a fresh process; one JSON-ready dict."""
+                    workspace: Path | None = None, seed: int = 7, catalog: bool = False) -> dict[str, Any]:
+    """Build, then open and query in a fresh process; one JSON-ready dict. ``catalog``: also the
+    catalog side of a turn at the same N, in another fresh process (``evals.scale_catalog``)."""
     if not MIN_ITEMS <= items <= MAX_ITEMS:
         raise BadInput(f"--items must be between {MIN_ITEMS} and {MAX_ITEMS}")
     if not 10 <= queries <= 10_000:
@@ -208,7 +209,19 @@ def run_scale_bench(items: int, *, queries: int = 200, recall_queries: int = 60,
         if result.returncode != 0:
             raise MarqueeError(f"the query process failed: {result.stderr[-1500:]}")
         probed = json.loads(result.stdout.strip().splitlines()[-1])
-    return {"items": items, "dim": DIM, **built, **probed, "process_start_and_queries_s": round(process_s, 1)}
+    report = {"items": items, "dim": DIM, **built, **probed, "process_start_and_queries_s": round(process_s, 1)}
+    if catalog:
+        report.update(catalog_side(items, max(10, queries // 2), seed))
+    return report
+
+
+def catalog_side(items: int, queries: int, seed: int) -> dict[str, Any]:
+    """:func:`evals.scale_catalog.catalog_probe` in a fresh process (its own peak RSS)."""
+    result = subprocess.run([sys.executable, "-m", "evals.scale_catalog", str(items), str(queries), str(seed)],
+                            capture_output=True, text=True, timeout=3600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if result.returncode != 0:
+        raise MarqueeError(f"the catalog process failed: {result.stderr[-1500:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -225,6 +238,16 @@ def format_table(report: dict[str, Any]) -> str:
         ("exact search p50 / p95", f"{report['exact_p50_ms']} / {report['exact_p95_ms']} ms"),
         ("recall@50 filtered / like X", f"{report['recall_at_50_filtered']} / {report['recall_at_50_like_x']}"),
     ]
+    if "catalog_build_s" in report:
+        rows += [
+            ("catalog side: build", f"items {report['catalog_build_s']} s, keyword index "
+                                    f"{report['keyword_index_build_s']} s, similarity {report['similarity_build_s']} s, "
+                                    f"browse order {report['browse_order_build_s']} s"),
+            ('"like X" from facts p50 / p95', f"{report['like_x_similar_p50_ms']} / {report['like_x_similar_p95_ms']} ms"),
+            ("keyword top-50 p50 / p95", f"{report['keyword_top50_p50_ms']} / {report['keyword_top50_p95_ms']} ms"),
+            ("browse 150 p50 / p95", f"{report['browse150_p50_ms']} / {report['browse150_p95_ms']} ms"),
+            ("catalog side peak RSS", f"{report['catalog_peak_rss_mb']:,.0f} MB"),
+        ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
@@ -235,12 +258,14 @@ def bench_scale(
     queries: int = typer.Option(200, help="Queries timed (half filtered, half \"like X\")."),
     chroma_max: int = typer.Option(100_000, help="Also time Chroma's ingest up to this many items."),
     workspace: Optional[Path] = typer.Option(None, help="Folder for the temporary store (default: the system's)."),
+    catalog: bool = typer.Option(False, "--catalog", help="Also the catalog side of a turn at N items: items in "
+                                 "memory, \"like X\" from facts, keyword index, browsing (evals/scale_catalog.py)."),
 ) -> None:
     """Vector store at N items: build rate, start-up, peak RSS, query p50/p95, recall@50 of the index."""
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        report = run_scale_bench(items, queries=queries, chroma_max=chroma_max, workspace=workspace)
+        report = run_scale_bench(items, queries=queries, chroma_max=chroma_max, workspace=workspace, catalog=catalog)
     except MarqueeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)

@@ -206,3 +206,65 @@ def start_chroma(path: Path | None = None, timeout_s: float = 120.0) -> Server:
     process = _start([str(binary), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
                      "chroma run", port, folder, timeout_s)
     return Server(port=port, folder=folder, process=process, url=f"http://127.0.0.1:{port}")
+
+
+# --- around a command -------------------------------------------------------------------------
+
+
+def run_with_services(command: list[str], *, chroma_copy: Path | None = None, redis: bool = False) -> int:
+    """Run ``command`` with a throw-away durable PostgreSQL and a Chroma server, then stop both.
+
+    The Chroma server serves a copy of ``chroma_copy`` (a built workspace's ``chroma`` folder).
+    The command finds them in ``MARQUEE_DATABASE_URL``, ``MARQUEE_CHROMA_HOST``/``MARQUEE_CHROMA_PORT``
+    (and ``MARQUEE_REDIS_URL`` with ``redis``); a literal ``{database_url}`` in its arguments is
+    replaced by a fresh database's URL. Returns the command's exit code.
+    """
+    postgres = start_postgres(durable=True)
+    started: list[Server] = []
+    try:
+        env = dict(os.environ, MARQUEE_DATABASE_URL=postgres.create_database())
+        if chroma_copy is not None:
+            data = Path(tempfile.mkdtemp(prefix="marquee-chroma-copy-")) / "chroma"
+            shutil.copytree(chroma_copy, data)
+            started.append(start_chroma(data))
+            env.update(MARQUEE_CHROMA_HOST="127.0.0.1", MARQUEE_CHROMA_PORT=str(started[-1].port))
+        if redis:
+            started.append(start_redis())
+            env["MARQUEE_REDIS_URL"] = started[-1].url
+        command = [part.replace("{database_url}", env["MARQUEE_DATABASE_URL"]) for part in command]
+        return subprocess.run(command, env=env).returncode
+    finally:
+        for server in started:
+            server.stop()
+            if server.process.args and "--path" in server.process.args:  # the copy served
+                path = Path(server.process.args[server.process.args.index("--path") + 1])
+                shutil.rmtree(path.parent, ignore_errors=True)
+        postgres.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m evals.services [--chroma WORKSPACE/chroma] [--redis] -- COMMAND ...``"""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m evals.services", description=(
+        "Run a command next to a throw-away PostgreSQL (durable settings), a Chroma server serving a copy "
+        "of --chroma, and optionally Redis; '{database_url}' in the command names the fresh database."))
+    parser.add_argument("--chroma", type=Path, help="A built workspace's chroma folder to serve (copied).")
+    parser.add_argument("--redis", action="store_true", help="Start a redis-server too (MARQUEE_REDIS_URL).")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the command to run after --")
+    if args.chroma is not None and not (args.chroma / "chroma.sqlite3").exists():
+        parser.error(f"{args.chroma} is not a Chroma folder (no chroma.sqlite3)")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run_with_services(command, chroma_copy=args.chroma, redis=args.redis)
+    except ServiceUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

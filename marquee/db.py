@@ -18,9 +18,10 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import DateTime, UniqueConstraint, event, func
+from sqlalchemy import DateTime, UniqueConstraint, event, func, insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from chat.schemas import PreferenceState, Reply
@@ -217,24 +218,33 @@ def add_turn(
     )
     session.add(turn)
     session.flush()
-    for index, call in enumerate(tool_calls):
-        session.add(ToolCall(
+    if tool_calls:  # one multi-row INSERT
+        session.execute(insert(ToolCall), [dict(
             turn_id=turn.id, position=index, tool=call["tool"],
             args=json.dumps(call["args"], default=str), result=json.dumps(call["result"], default=str)[:20000],
-        ))
+        ) for index, call in enumerate(tool_calls)])
     if request is not None:
         request.turn_id = turn.id
         session.add(request)
     conversation.state = state.model_dump_json()
     conversation.updated_at = _now()
     session.add(conversation)
+    stored = {name: getattr(turn, name) for name in Turn.model_fields}
     session.commit()
-    session.refresh(turn)
+    for name, value in stored.items():  # what was just written, without reading the row back
+        set_committed_value(turn, name, value)
     return turn
 
 
 def list_turns(session: Session, conversation_id: str) -> list[Turn]:
     return list(session.exec(select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.position)))
+
+
+def recent_turns(session: Session, conversation_id: str, n: int) -> list[Turn]:
+    """The last ``n`` turns of a conversation, oldest first (``list_turns(...)[-n:]`` without reading the rest)."""
+    rows = session.exec(select(Turn).where(Turn.conversation_id == conversation_id)
+                        .order_by(Turn.position.desc()).limit(n))
+    return list(rows)[::-1]
 
 
 def add_feedback(session: Session, *, conversation: Conversation, item_id: str, kind: str,

@@ -380,7 +380,7 @@ class Marquee:
             timings: dict[str, float] = {}
 
             t0 = time.perf_counter()
-            recent = db.list_turns(session, conversation_id)[-3:]
+            recent = db.recent_turns(session, conversation_id, 3)
             context = ParseContext(
                 shown=[self.catalog.get(i) for i in state.last_shown_ids if self.catalog.get(i)],
                 history=[pair for t in recent for pair in (("user", t.utterance), ("assistant", t.reply_model().text))],

@@ -248,10 +248,12 @@ def api_router(marquee: Marquee, settings: Settings, guard: Guard) -> APIRouter:
                  summary="Send a message; get the reply and its recommendations")
     async def send_message(conversation_id: str, body: MessageCreate, request: Request,
                            key: str = Depends(site_key), idempotency_key: str | None = retry_key) -> MessageReply:
-        await run_in_threadpool(owned, conversation_id, key)
-        picture = decode_picture(body.image)
-        result = await gate.run(partial(marquee.respond, conversation_id, body.text, n_items=body.n_items,
-                                        image=picture, request_key=idempotency_key))
+        def answer():  # one trip to a worker thread: the owner check, then the turn
+            owned(conversation_id, key)
+            return marquee.respond(conversation_id, body.text, n_items=body.n_items, image=decode_picture(body.image),
+                                   request_key=idempotency_key)
+
+        result = await gate.run(answer)
         return MessageReply(conversation_id=conversation_id, turn=result.turn,
                             reply=reply_out(result.reply, posters, base_url(request)))
 

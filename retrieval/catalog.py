@@ -80,6 +80,18 @@ class Item(BaseModel):
 
 def fold(text: str) -> str:
     """Lower-case, strip accents and punctuation, collapse spaces."""
+    return _fold_short(text) if len(text) <= FOLD_CACHED_CHARS else _fold(text)
+
+
+FOLD_CACHED_CHARS = 512  # short texts (names, tags, titles, requests) are folded once per process
+
+
+@lru_cache(maxsize=1 << 15)
+def _fold_short(text: str) -> str:
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     text = re.sub(r"[^\w\s]", " ", text.lower())

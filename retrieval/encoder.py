@@ -171,10 +171,14 @@ class HashingEncoder:
 def one_thread_per_request() -> None:
     """Serving: torch computes each request on one thread, so concurrent requests encode in
     parallel instead of queueing on the lock that switches torch's (process-wide) thread count.
-    Call once the catalog is embedded (a large build wants every thread)."""
+    NumPy's BLAS too: a request's matrix-vector products are small, and BLAS threads that wait
+    for work spin on the cores the other requests need. Call once the catalog is embedded (a
+    large build wants every thread)."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
+    threadpool_limits(limits=1, user_api="blas")
 
 
 @lru_cache(maxsize=4)

@@ -64,6 +64,7 @@ class KeywordIndex:
         self.catalog = catalog
         self.ids: list[str] = list(catalog.ids)
         self._row = {item_id: row for row, item_id in enumerate(self.ids)}
+        self._id_array = np.array(self.ids, dtype=str)
         self.vocabulary: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
@@ -106,21 +107,30 @@ class KeywordIndex:
 
         ``candidate_ids`` restricts the answer to those items (e.g. the ones passing filters).
         """
+        rows, totals = self._hits(query, candidate_ids)
+        return dict(zip([self.ids[row] for row in rows.tolist()], totals.tolist()))
+
+    def top(self, query: str, k: int, candidate_ids: set[str] | list[str] | None = None) -> list[tuple[str, float]]:
+        """The ``k`` best keyword matches, best first (ties: by id)."""
+        rows, totals = self._hits(query, candidate_ids)
+        if rows.size == 0:
+            return []
+        order = np.lexsort((self._id_array[rows], -totals))[:k]
+        return list(zip(self._id_array[rows[order]].tolist(), totals[order].tolist()))
+
+    def _hits(self, query: str, candidate_ids: set[str] | list[str] | None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the items sharing a word with ``query`` (within ``candidate_ids``) and their BM25 scores."""
         columns = [self.vocabulary[t] for t in tokenize(query) if t in self.vocabulary]
         if not columns:
-            return {}
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
         totals = np.asarray(self._weights[:, columns].sum(axis=1)).ravel()
         if candidate_ids is not None:
             mask = np.zeros(len(self.ids), dtype=bool)
-            mask[[self._row[i] for i in candidate_ids if i in self._row]] = True
+            row = self._row
+            mask[[row[i] for i in candidate_ids if i in row]] = True
             totals = np.where(mask, totals, 0.0)
         hits = np.flatnonzero(totals > 0)
-        return {self.ids[row]: float(totals[row]) for row in hits}
-
-    def top(self, query: str, k: int, candidate_ids: set[str] | list[str] | None = None) -> list[tuple[str, float]]:
-        """The ``k`` best keyword matches, best first."""
-        scores = self.score(query, candidate_ids)
-        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        return hits, totals[hits]
 
     def title_matches(self, text: str, *, limit: int = 5, min_score: float = 88.0) -> list[tuple[str, float]]:
         """Items whose title fuzzily matches ``text`` (typos, missing articles), best first.

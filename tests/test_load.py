@@ -21,6 +21,8 @@ def test_a_few_users_at_once_lose_no_turns(demo_deps, demo_workspace, database_u
     assert 0 < report["p50_ms"] <= report["p95_ms"] <= report["max_ms"]
     assert report["turns_per_s"] > 0 and report["misnumbered"] == 0
     assert report["database"] == database_url.split(":")[0].split("+")[0]
+    assert report["server_cpu_ms_per_turn"] > 0 and report["client_cpu_ms_per_turn"] > 0
+    assert len(report["load_average"]) == 2
     assert "8 / 8" in format_table(report) and "OK" in format_table(report)
 
 
@@ -89,3 +91,23 @@ def test_bad_sizes_are_refused_before_anything_starts():
     app.command()(bench_load)
     result = CliRunner().invoke(app, ["--users", "0", "--turns", "1", "--json"])
     assert result.exit_code == 2 and "users" in result.output
+
+
+def test_a_command_runs_next_to_throw_away_postgresql_and_is_told_where_it_is(tmp_path):
+    import sys
+
+    from evals.services import main
+
+    out = tmp_path / "seen.txt"
+    script = ("import os, sys; open(sys.argv[1], 'w').write(os.environ['MARQUEE_DATABASE_URL'] + ' ' + sys.argv[2])")
+    assert main(["--", sys.executable, "-c", script, str(out), "{database_url}"]) == 0
+    url, argument = out.read_text().split()
+    assert url.startswith("postgresql+psycopg://") and argument == url
+    assert main(["--", sys.executable, "-c", "raise SystemExit(3)"]) == 3
+
+
+def test_the_services_runner_needs_a_command():
+    from evals.services import main
+
+    with pytest.raises(SystemExit):
+        main([])

@@ -63,3 +63,28 @@ def test_bench_scale_reports_build_start_up_memory_latency_and_recall():
     assert report["recall_at_50_filtered"] == report["recall_at_50_like_x"] == 1.0
     refused = CliRunner().invoke(app, ["--items", "5", "--json"])
     assert refused.exit_code == 2 and "--items" in refused.output
+
+
+def test_bench_scale_measures_the_catalog_side_of_a_turn_too():
+    from typer import Typer
+
+    app = Typer()
+    app.command()(bench_scale)
+    result = CliRunner().invoke(app, ["--items", "2000", "--queries", "20", "--chroma-max", "0", "--catalog", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["catalog_items"] == 2000 and report["catalog_queries"] == 10
+    for part in ("catalog_build_s", "keyword_index_build_s", "similarity_build_s", "browse_order_build_s"):
+        assert report[part] >= 0
+    for query in ("like_x_similar", "keyword_top50", "browse150"):
+        assert 0 < report[f"{query}_p50_ms"] <= report[f"{query}_p95_ms"]
+    assert report["catalog_peak_rss_mb"] > 0
+
+
+def test_synthetic_items_have_the_facts_a_turn_reads():
+    from evals.scale_catalog import synthetic_items
+
+    items = synthetic_items(500, seed=2)
+    assert [i.id for i in items[:3]] == ["s0", "s1", "s2"]
+    assert all(i.genres and i.people["directors"] and len(i.people["stars"]) == 3 for i in items)
+    assert any(i.runtime is None for i in items) and any(i.tags for i in items)

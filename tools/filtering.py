@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Sequence, get_args
+
+import numpy as np
 from pydantic import BaseModel, Field
 
-from chat.schemas import PreferenceState
+from chat.schemas import Audience, PreferenceState
 from retrieval.audience import fits_audience
 from retrieval.catalog import Item
 from retrieval.moods import ruled_out
 from tools.base import CandidateBuffer, ToolDeps, tool
 
+AUDIENCES: tuple[str, ...] = get_args(Audience)
 MIN_CONFIRMED = 10  # enough items with a known runtime to leave the unknown ones out
 
 
@@ -57,6 +62,62 @@ def check_item(item: Item, state: PreferenceState) -> tuple[bool, list[str]]:
     if not fits_audience(item, state.audience):
         return False, []
     return True, unverified
+
+
+@dataclass(frozen=True)
+class FactColumns:
+    """The facts :func:`check_item` reads first, as arrays over a list of items (built once per
+    catalog), so a scan can skip in one vector operation the items that certainly fail."""
+
+    years: np.ndarray  # float, nan when unknown
+    runtimes: np.ndarray  # float, nan when unknown
+    has_genres: np.ndarray
+    genres: dict[str, np.ndarray]
+    audiences: dict[str, np.ndarray]  # audience -> suits it (retrieval.audience.fits_audience)
+
+    @classmethod
+    def of(cls, items: Sequence[Item]) -> "FactColumns":
+        n = len(items)
+        genres: dict[str, np.ndarray] = {}
+        for row, item in enumerate(items):
+            for genre in item.genres:
+                genres.setdefault(genre, np.zeros(n, dtype=bool))[row] = True
+        nan = float("nan")
+        return cls(
+            years=np.array([nan if i.year is None else i.year for i in items], dtype=np.float64),
+            runtimes=np.array([nan if i.runtime is None else i.runtime for i in items], dtype=np.float64),
+            has_genres=np.array([bool(i.genres) for i in items], dtype=bool), genres=genres,
+            audiences={audience: np.array([fits_audience(i, audience) for i in items], dtype=bool)
+                       for audience in AUDIENCES},
+        )
+
+    def may_pass(self, state: PreferenceState) -> np.ndarray:
+        """Rows that may pass :func:`check_item` for ``state``: every row it allows is among them
+        (genres, years, runtime and audience are decided here; people and ruled-out words are not)."""
+        n = len(self.years)
+        mask = np.ones(n, dtype=bool)
+        none = np.zeros(n, dtype=bool)
+        if state.genres_include:
+            mask &= self.has_genres
+        for genre in state.genres_include:
+            mask &= self.genres.get(genre, none)
+        for genre in set(state.genres_exclude):
+            mask &= ~self.genres.get(genre, none)
+        with np.errstate(invalid="ignore"):
+            if state.year_min or state.year_max:
+                mask &= ~np.isnan(self.years)
+                if state.year_min:
+                    mask &= ~(self.years < state.year_min)
+                if state.year_max:
+                    mask &= ~(self.years > state.year_max)
+            if state.runtime_min or state.runtime_max:  # an unknown runtime passes (unverified)
+                if state.runtime_min:
+                    mask &= ~(self.runtimes < state.runtime_min)
+                if state.runtime_max:
+                    mask &= ~(self.runtimes > state.runtime_max)
+        if state.audience in self.audiences:
+            mask &= self.audiences[state.audience]
+        return mask
 
 
 class FilterArgs(BaseModel):

@@ -119,8 +119,12 @@ def story_relevance(ids: list[str], query: str, deps: ToolDeps) -> dict[str, flo
     """How well each candidate's story (plot vector) matches the request's words, in [0, 1]."""
     if not query or deps.similarity is None:
         return {}
-    cosines = deps.similarity.story_relevance(query_vector(query, deps))
-    return story_match({i: cosines[i] for i in ids if i in cosines})
+    cosines = deps.similarity.story_cosines(query_vector(query, deps))
+    if cosines is None:
+        return {}
+    index = deps.similarity.index
+    rows = [(i, index[i]) for i in ids if i in index]
+    return story_match({i: float(cosines[r]) for i, r in rows if not np.isnan(cosines[r])})
 
 
 def score_candidates(candidates: list[ScoredItem], state: PreferenceState, history: dict[str, float], deps: ToolDeps,

@@ -16,7 +16,7 @@ from retrieval.relevance import SURPRISE, hidden_gem, popularity_prior
 from retrieval.search import hybrid_search
 from retrieval.store import chroma_where
 from tools.base import CandidateBuffer, ScoredItem, ToolDeps, tool
-from tools.filtering import check_item
+from tools.filtering import FactColumns, check_item
 
 
 class SearchArgs(BaseModel):
@@ -113,37 +113,85 @@ STORY_CANDIDATES = 50
 
 def _story_matches(vector, where, k: int, deps: ToolDeps) -> list[ScoredItem]:
     """The ``k`` items whose stories are closest to the request's words (within ``where``)."""
-    if deps.similarity is None:
+    similarity = deps.similarity
+    cosines = None if similarity is None else similarity.story_cosines(vector)
+    if cosines is None:
         return []
-    cosines = deps.similarity.story_relevance(vector)
+    keep = ~np.isnan(cosines)
     if where is not None:
-        allowed = deps.store.matching_ids(where)
-        cosines = {i: c for i, c in cosines.items() if i in allowed}
-    best = sorted(cosines.items(), key=lambda kv: -kv[1])[:k]
-    return [ScoredItem(id=i, score=c, signals={"story_sim": c}) for i, c in best]
+        keep &= _store_mask_as_similarity_rows(deps, deps.store.filter_mask(where))
+    rows = np.flatnonzero(keep)
+    best = rows[np.argsort(-cosines[rows], kind="stable")[:k]]  # ties: catalog order, as a stable sort of the dict
+    return [ScoredItem(id=similarity.ids[r], score=c, signals={"story_sim": c})
+            for r, c in zip(best.tolist(), cosines[best].astype(np.float64).tolist())]
+
+
+def _store_mask_as_similarity_rows(deps: ToolDeps, mask: np.ndarray) -> np.ndarray:
+    """A mask over the store's rows carried over to the similarity model's rows (its ids' order)."""
+    with deps.lock:
+        cached = deps.extras.get("store_to_similarity_rows")
+        if cached is None or cached[0] is not deps.store or cached[1] is not deps.similarity:
+            index = deps.similarity.index
+            rows = np.array([index.get(i, -1) for i in deps.store.ids], dtype=np.int64)
+            cached = deps.extras["store_to_similarity_rows"] = (deps.store, deps.similarity, rows)
+    rows = cached[2]
+    out = np.zeros(len(deps.similarity.ids), dtype=bool)
+    out[rows[mask & (rows >= 0)]] = True
+    return out
+
+
+@dataclass(frozen=True)
+class BrowseOrder:
+    """The catalog's items in one browsing order, with their facts as columns (built once)."""
+
+    items: list
+    position: dict[str, int]
+    facts: FactColumns
+
+    @classmethod
+    def of(cls, items: list) -> "BrowseOrder":
+        return cls(items, {item.id: n for n, item in enumerate(items)}, FactColumns.of(items))
+
+
+def _browse_order(deps: ToolDeps, name: str, key) -> BrowseOrder:
+    """The catalog sorted by ``key`` (stable), computed once per catalog and kept in ``deps.extras``."""
+    with deps.lock:
+        cached = deps.extras.get(name)
+        if cached is None or cached[0] is not deps.catalog:
+            cached = deps.extras[name] = (deps.catalog, BrowseOrder.of(sorted(deps.catalog, key=key)))
+    return cached[1]
 
 
 def by_popularity(deps: ToolDeps) -> list:
     """The catalog's items, most popular first (computed once per catalog)."""
-    with deps.lock:
-        cached = deps.extras.get("by_popularity")
-        if cached is None or cached[0] is not deps.catalog:
-            ordered = sorted(deps.catalog, key=lambda it: -popularity_prior(it.n_ratings, it.mean_rating))
-            cached = deps.extras["by_popularity"] = (deps.catalog, ordered)
-    return cached[1]
+    return _popular(deps).items
+
+
+def _popular(deps: ToolDeps) -> BrowseOrder:
+    return _browse_order(deps, "by_popularity", lambda it: -popularity_prior(it.n_ratings, it.mean_rating))
+
+
+def _hidden_gems(deps: ToolDeps) -> BrowseOrder:
+    """Most popular first, then re-sorted by hidden gem (stable): the "surprise me" order."""
+    popular = _popular(deps).items
+    rank = {item.id: n for n, item in enumerate(popular)}
+    return _browse_order(deps, "by_hidden_gem", lambda it: (-hidden_gem(it.n_ratings, it.mean_rating), rank[it.id]))
 
 
 def _browse(deps: ToolDeps, state: PreferenceState, k: int) -> list[ScoredItem]:
     """The k most popular items that meet the hard constraints ("surprise me": the k best
-    hidden gems, well rated and less known)."""
-    pool = by_popularity(deps)
-    if SURPRISE in state.keywords:
-        pool = sorted(pool, key=lambda it: -hidden_gem(it.n_ratings, it.mean_rating))
+    hidden gems, well rated and less known).
+
+    Items that certainly fail the genre, year, runtime or audience constraints are skipped in one
+    vector operation (:meth:`FactColumns.may_pass`); :func:`check_item` decides for the rest."""
+    order = _hidden_gems(deps) if SURPRISE in state.keywords else _popular(deps)
+    rows = np.flatnonzero(order.facts.may_pass(state))
     if state.people_include:  # only their films can qualify: skip checking the rest of the catalog
         theirs = {i for p in state.people_include for i in deps.catalog.by_person.get(normalize_name(p), [])}
-        pool = [item for item in pool if item.id in theirs]
+        rows = np.intersect1d(rows, [order.position[i] for i in theirs if i in order.position])
     found: list[ScoredItem] = []
-    for item in pool:
+    for row in rows.tolist():
+        item = order.items[row]
         if check_item(item, state)[0]:
             found.append(ScoredItem(id=item.id, score=popularity_prior(item.n_ratings, item.mean_rating),
                                     signals={"browse": 1.0}))
