@@ -19,8 +19,7 @@ from prompts.english import join_words
 from prompts.headings import ListRequest, constraint_labels, films_phrase, genre_word, list_heading, nothing_found
 from tools.base import CandidateBuffer, ToolDeps
 from tools.cold_start import describe_assumed_taste
-from tools.filtering import check_item
-from tools.retrieve import query_text
+from tools.retrieve import any_item_fits, query_text
 from tools.registry import call_tool
 
 log = logging.getLogger(__name__)
@@ -98,7 +97,7 @@ def _relaxed_answer(turn: TurnInput, deps: ToolDeps) -> PlannerResult | None:
     for _, state in relaxed_states(turn.state, turn.update):
         if tries == MAX_RELAXED_TRIES:
             break
-        if not any(check_item(item, state)[0] for item in deps.catalog):  # stops at the first that fits
+        if not any_item_fits(deps, state):
             continue  # leaving this out is not enough: no item fits the rest either
         tries += 1
         relaxed_turn = turn.model_copy(update={"state": state})

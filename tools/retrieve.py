@@ -178,6 +178,11 @@ def _hidden_gems(deps: ToolDeps) -> BrowseOrder:
     return _browse_order(deps, "by_hidden_gem", lambda it: (-hidden_gem(it.n_ratings, it.mean_rating), rank[it.id]))
 
 
+def any_item_fits(deps: ToolDeps, state: PreferenceState) -> bool:
+    """Does any catalog item meet the hard constraints of ``state``? (Stops at the first.)"""
+    return bool(_browse(deps, state, 1))
+
+
 def _browse(deps: ToolDeps, state: PreferenceState, k: int) -> list[ScoredItem]:
     """The k most popular items that meet the hard constraints ("surprise me": the k best
     hidden gems, well rated and less known).
