@@ -34,9 +34,7 @@ class PolicyPlanner:
     """Deterministic planner over the tool registry."""
 
     def respond(self, turn: TurnInput, *, deps: ToolDeps) -> PlannerResult:
-        buffer = CandidateBuffer(preferences=turn.state, history=turn.history, demographics=turn.demographics,
-                                 visual=turn.update.visual or turn.update.picture is not None,
-                                 picture=turn.update.picture)
+        buffer = _new_buffer(turn, turn.state)
         if turn.update.assumptions == "drop" and buffer.demographics and deps.extras.get("cold_start") is not None:
             buffer.note(ASSUMPTIONS_DROPPED)
         answer = None if turn.must_list else _answer_without_list(turn, buffer, deps)
@@ -57,9 +55,14 @@ RELAXABLE = ("keywords", "years", "runtime", "genres_include", "people_include",
 MAX_RELAXED_TRIES = 2  # full searches for a partial answer, after the catalog says a relaxed request fits some item
 
 
-def relaxed_states(state: PreferenceState, update: PreferenceUpdate) -> list[tuple[str, PreferenceState]]:
+def _new_buffer(turn: TurnInput, state: PreferenceState) -> CandidateBuffer:
+    return CandidateBuffer(preferences=state, history=turn.history, demographics=turn.demographics,
+                           visual=turn.update.visual or turn.update.picture is not None, picture=turn.update.picture)
+
+
+def relaxed_states(state: PreferenceState, update: PreferenceUpdate) -> list[PreferenceState]:
     """The request with one wanted constraint left out, those from earlier turns first; then with
-    every earlier one left out. Each with the name of what was left out."""
+    every earlier one left out."""
     said_now = {
         "keywords": bool([k for k in update.keywords if not k.startswith("not ")]),
         "years": update.year_min is not None or update.year_max is not None,
@@ -69,10 +72,10 @@ def relaxed_states(state: PreferenceState, update: PreferenceUpdate) -> list[tup
     }
     present = [name for name in RELAXABLE if _without(state, [name]) != state]
     order = [n for n in present if not said_now[n]] + [n for n in present if said_now[n]]
-    out = [(name, _without(state, [name])) for name in order]
+    out = [_without(state, [name]) for name in order]
     earlier = [n for n in present if not said_now[n]]
     if len(earlier) > 1:
-        out.append(("earlier", _without(state, earlier)))
+        out.append(_without(state, earlier))
     return out
 
 
@@ -94,22 +97,19 @@ def _relaxed_answer(turn: TurnInput, deps: ToolDeps) -> PlannerResult | None:
     """Nothing matches the whole request: the closest list that leaves one part out, with a note
     that says what was left out (a partial answer beats an empty one)."""
     tries = 0
-    for _, state in relaxed_states(turn.state, turn.update):
+    for state in relaxed_states(turn.state, turn.update):
         if tries == MAX_RELAXED_TRIES:
             break
         if not any_item_fits(deps, state):
             continue  # leaving this out is not enough: no item fits the rest either
         tries += 1
-        relaxed_turn = turn.model_copy(update={"state": state})
-        buffer = CandidateBuffer(preferences=state, history=turn.history, demographics=turn.demographics,
-                                 visual=turn.update.visual or turn.update.picture is not None,
-                                 picture=turn.update.picture)
+        buffer = _new_buffer(turn, state)
         gather_candidates(state, deps, buffer)
-        reply = finalize_reply(relaxed_turn, buffer, deps)
+        reply = finalize_reply(turn.model_copy(update={"state": state}), buffer, deps)
         if reply.items:
             labels = constraint_labels(ListRequest(state=turn.state, update=turn.update, catalog=deps.catalog))
-            kept = {label for label, _ in constraint_labels(ListRequest(state=state, update=turn.update, catalog=deps.catalog))}
-            left_out = [label for label, _ in labels if label not in kept]
+            kept = constraint_labels(ListRequest(state=state, update=turn.update, catalog=deps.catalog))
+            left_out = [label for label, earlier in labels if (label, earlier) not in kept]
             note = replies.RELAXED_REQUEST.format(constraints=" + ".join(label for label, _ in labels),
                                                   left_out=join_words(left_out))
             if any(earlier for _, earlier in labels):

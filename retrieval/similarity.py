@@ -18,8 +18,9 @@ the same kind of thing, and an audience that liked both more than chance. Each o
   against the most-liked films);
 - ``era``: ``exp(-|year_a - year_b| / 15)``.
 
-The mix (:data:`WEIGHTS`, over square roots of the components: :data:`EVIDENCE_EXPONENT`) was chosen on the dev judged lists (``evals/REPORT.md`` §taste has the
-figures, reported as tuned on dev). Everything is a sparse or dense matrix over the catalog, so
+The mix (:data:`WEIGHTS`, over square roots of the components: :data:`EVIDENCE_EXPONENT`) was
+chosen on the dev judged lists (``evals/REPORT.md`` §taste has the figures, reported as tuned on
+dev). Everything is a sparse or dense matrix over the catalog, so
 one anchor against 10k items takes a few milliseconds; nothing is precomputed per pair.
 """
 

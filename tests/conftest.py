@@ -91,16 +91,23 @@ def _unavailable(what: str, exc: Exception):
     pytest.skip(f"{what} not available here: {exc}")
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
-    from evals.services import ServiceUnavailable, start_postgres
+def _throwaway(start, what: str):
+    """A server from ``start()`` for as long as the fixture lives, stopped after."""
+    from evals.services import ServiceUnavailable
 
     try:
-        server = start_postgres()
+        server = start()
     except ServiceUnavailable as exc:
-        _unavailable("PostgreSQL", exc)
+        _unavailable(what, exc)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    from evals.services import start_postgres
+
+    yield from _throwaway(start_postgres, "PostgreSQL")
 
 
 @pytest.fixture
@@ -111,14 +118,9 @@ def postgres_url(postgres_server) -> str:
 
 @pytest.fixture(scope="session")
 def redis_server():
-    from evals.services import ServiceUnavailable, start_redis
+    from evals.services import start_redis
 
-    try:
-        server = start_redis()
-    except ServiceUnavailable as exc:
-        _unavailable("redis-server", exc)
-    yield server
-    server.stop()
+    yield from _throwaway(start_redis, "redis-server")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
