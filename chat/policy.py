@@ -40,7 +40,8 @@ class PolicyPlanner:
         answer = None if turn.must_list else _answer_without_list(turn, buffer, deps)
         if answer is not None:
             return answer
-        gather_candidates(turn.state, deps, buffer)
+        if could_list(turn.state, deps):
+            gather_candidates(turn.state, deps, buffer)
         reply = finalize_reply(turn, buffer, deps)
         if not reply.items:
             relaxed = _relaxed_answer(turn, deps)
@@ -58,6 +59,13 @@ MAX_RELAXED_TRIES = 2  # full searches for a partial answer, after the catalog s
 def _new_buffer(turn: TurnInput, state: PreferenceState) -> CandidateBuffer:
     return CandidateBuffer(preferences=state, history=turn.history, demographics=turn.demographics,
                            visual=turn.update.visual or turn.update.picture is not None, picture=turn.update.picture)
+
+
+def could_list(state: PreferenceState, deps: ToolDeps) -> bool:
+    """False when no catalog item meets the hard constraints, so searching cannot fill a list
+    (the filter drops what ``check_item`` rejects). Two or more genres are relaxed to any of
+    them when too few items have all, so such a request is always searched."""
+    return len(state.genres_include) > 1 or any_item_fits(deps, state)
 
 
 def relaxed_states(state: PreferenceState, update: PreferenceUpdate) -> list[PreferenceState]:

@@ -203,15 +203,18 @@ def save_state(session: Session, *, conversation: Conversation, state: Preferenc
 def add_turn(
     session: Session, *, conversation: Conversation, utterance: str, parsed: str, reply: Reply,
     tool_calls: list[dict], parser: str, planner: str, latency_ms: float, state: PreferenceState,
-    request: RequestKey | None = None,
+    request: RequestKey | None = None, position: int | None = None,
 ) -> Turn:
     """Store one exchange, its tool calls, the new state and the request's idempotency key in one transaction.
 
     Its position follows the last stored one; call it with the conversation locked
-    (:func:`lock_conversation`) so that no other process adds a turn in between.
+    (:func:`lock_conversation`) so that no other process adds a turn in between. ``position``:
+    that next position when the caller already read the last turn under the same lock (one
+    query less); ``None``: read it here.
     """
-    last = session.exec(select(func.max(Turn.position)).where(Turn.conversation_id == conversation.id)).one()
-    position = 0 if last is None else last + 1
+    if position is None:
+        last = session.exec(select(func.max(Turn.position)).where(Turn.conversation_id == conversation.id)).one()
+        position = 0 if last is None else last + 1
     turn = Turn(
         conversation_id=conversation.id, position=position, utterance=utterance, parsed=parsed,
         reply=reply.model_dump_json(), parser=parser, planner=planner, latency_ms=latency_ms,

@@ -347,7 +347,8 @@ class Marquee:
 
     def respond(self, conversation_id: str | None, utterance: str, *, n_items: int | None = None,
                 image: bytes | None = None, must_list: bool = False, request_key: str | None = None,
-                on_text: Callable[[str], None] | None = None) -> TurnResult:
+                on_text: Callable[[str], None] | None = None,
+                check: Callable[[db.Conversation], None] | None = None) -> TurnResult:
         """Answer one utterance in a conversation (a new one when ``conversation_id`` is None).
 
         ``image``: a picture sent with the message ("more like this"); its bytes are checked
@@ -357,7 +358,8 @@ class Marquee:
         client's ``Idempotency-Key``; a retry with the same key returns the stored turn.
         ``on_text``: gets the reply's text piece by piece while a language model writes it (the
         pieces concatenate to ``reply.text``); not called for a template reply (see
-        ``marquee.streaming``).
+        ``marquee.streaming``). ``check``: called with the conversation once it is locked, before
+        anything is read or stored (the API's owner check: it raises to refuse the turn).
         """
         started = time.perf_counter()
         picture: list[float] | None = None
@@ -371,6 +373,8 @@ class Marquee:
         conversation_id = conversation_id or self.new_conversation()
         with self._locks[conversation_id], Session(self.engine) as session:
             conversation = db.lock_conversation(session, conversation_id)
+            if check is not None:
+                check(conversation)
             if request_key is not None:
                 done = db.find_request(session, conversation_id, request_key)
                 if done is not None:
@@ -426,7 +430,7 @@ class Marquee:
                 session, conversation=conversation, utterance=text, parsed=update.model_dump_json(),
                 reply=reply, tool_calls=result.buffer.calls, parser=type(self.parser).__name__,
                 planner=type(self.planner).__name__, latency_ms=(time.perf_counter() - started) * 1000,
-                state=new_state, request=request,
+                state=new_state, request=request, position=recent[-1].position + 1 if recent else 0,
             )
             timings["persist"] = (time.perf_counter() - t0) * 1000
             timings["total"] = (time.perf_counter() - started) * 1000

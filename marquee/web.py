@@ -248,10 +248,9 @@ def api_router(marquee: Marquee, settings: Settings, guard: Guard) -> APIRouter:
                  summary="Send a message; get the reply and its recommendations")
     async def send_message(conversation_id: str, body: MessageCreate, request: Request,
                            key: str = Depends(site_key), idempotency_key: str | None = retry_key) -> MessageReply:
-        def answer():  # one trip to a worker thread: the owner check, then the turn
-            owned(conversation_id, key)
+        def answer():  # one trip to a worker thread, one transaction: the owner check, then the turn
             return marquee.respond(conversation_id, body.text, n_items=body.n_items, image=decode_picture(body.image),
-                                   request_key=idempotency_key)
+                                   request_key=idempotency_key, check=lambda c: check_owner(c.owner_key, key))
 
         result = await gate.run(answer)
         return MessageReply(conversation_id=conversation_id, turn=result.turn,
