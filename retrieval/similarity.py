@@ -169,6 +169,48 @@ class ItemSimilarity:
                     has[row] = True
         return matrix, has
 
+    # ----------------------------------------------------------------------------- saving
+
+    _SAVED_MATRICES = {"people": sparse.csr_matrix, "genres": sparse.csr_matrix, "tags": sparse.csr_matrix,
+                       "people_by_feature": sparse.csc_matrix, "tags_by_feature": sparse.csc_matrix,
+                       "genre_rows": sparse.csr_matrix, "likes": sparse.csc_matrix, "likes_by_user": sparse.csr_matrix}
+    _SAVED_ARRAYS = ("years", "genre_codes", "year_values", "year_codes", "like_counts", "story", "has_story")
+
+    def save(self, path: Path, key: str) -> None:
+        """Write the model to ``path`` (``.npz``) as built from what ``key`` names: the catalog's
+        :func:`retrieval.saved.catalog_fingerprint`, plus the likes and stories it was given."""
+        from retrieval.saved import sparse_arrays, write_arrays
+
+        arrays: dict[str, np.ndarray] = {}
+        for name in self._SAVED_MATRICES:
+            if getattr(self, f"_{name}", None) is not None:
+                arrays.update(sparse_arrays(name, getattr(self, f"_{name}")))
+        for name in self._SAVED_ARRAYS:
+            if getattr(self, f"_{name}", None) is not None:
+                arrays[name] = getattr(self, f"_{name}")
+        write_arrays(path, "item-similarity", key, arrays)
+
+    @classmethod
+    def load(cls, path: Path, catalog: Catalog, key: str, *,
+             weights: Mapping[str, float] | None = None) -> "ItemSimilarity | None":
+        """The model :meth:`save` wrote for this catalog and ``key``; ``None`` when there is none
+        (build it then). Reading is seconds where building from a million items is minutes."""
+        from retrieval.saved import read_arrays, sparse_from
+
+        arrays = read_arrays(path, "item-similarity", key)
+        if arrays is None:
+            return None
+        model = cls.__new__(cls)
+        model.catalog = catalog
+        model.ids = list(catalog.ids)
+        model.index = {item_id: n for n, item_id in enumerate(model.ids)}
+        model.weights = dict(WEIGHTS if weights is None else weights)
+        for name, kind in cls._SAVED_MATRICES.items():
+            setattr(model, f"_{name}", sparse_from(arrays, name, kind) if f"{name}.data" in arrays else None)
+        for name in cls._SAVED_ARRAYS:
+            setattr(model, f"_{name}", arrays.get(name))
+        return model
+
     def with_likes(self, users: Sequence[str], items: Sequence[str]) -> "ItemSimilarity":
         """The same model with co-liking learned from other (user, item) likes instead."""
         other = copy.copy(self)
