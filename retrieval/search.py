@@ -20,7 +20,7 @@ import numpy as np
 from scipy import sparse
 
 from marquee.errors import BadInput
-from retrieval.catalog import Catalog, Item, fold, normalize_title
+from retrieval.catalog import Catalog, Item, collector_paused, fold, normalize_title
 from retrieval.relevance import DENSE_SHARE, popularity_prior, text_parts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,13 +71,14 @@ class KeywordIndex:
         cols: list[int] = []
         counts: list[float] = []
         lengths = np.zeros(len(self.ids), dtype=np.float64)
-        for row, item_id in enumerate(self.ids):
-            tokens = Counter(_item_tokens(catalog.items[item_id], title_weight))
-            lengths[row] = sum(tokens.values())
-            for token, count in tokens.items():
-                rows.append(row)
-                cols.append(self.vocabulary.setdefault(token, len(self.vocabulary)))
-                counts.append(count)
+        with collector_paused():  # millions of list entries, no cycles (see collector_paused)
+            for row, item_id in enumerate(self.ids):
+                tokens = Counter(_item_tokens(catalog.items[item_id], title_weight))
+                lengths[row] = sum(tokens.values())
+                for token, count in tokens.items():
+                    rows.append(row)
+                    cols.append(self.vocabulary.setdefault(token, len(self.vocabulary)))
+                    counts.append(count)
         tf = sparse.csr_matrix(
             (np.array(counts, dtype=np.float64), (rows, cols)),
             shape=(len(self.ids), max(len(self.vocabulary), 1)),
