@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import json
 import re
+import sys
 import unicodedata
 from collections import defaultdict
 from contextlib import contextmanager
@@ -55,7 +56,14 @@ class Item(BaseModel):
     @field_validator("genres", "tags")
     @classmethod
     def _dedupe(cls, values: list[str]) -> list[str]:
-        return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
+        return list(dict.fromkeys(sys.intern(v.strip()) for v in values if v and v.strip()))
+
+    @field_validator("people")
+    @classmethod
+    def _shared_names(cls, people: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Names (like genres and tags) are held once however many items share them: a
+        million-item catalog repeats each person several times (``evals/REPORT.md`` §9)."""
+        return {sys.intern(role): [sys.intern(name) for name in names] for role, names in people.items()}
 
     @property
     def label(self) -> str:
@@ -140,10 +148,14 @@ class Catalog:
         self.by_person: dict[str, list[str]] = defaultdict(list)
         self.person_names: dict[str, str] = {}
         genres: dict[str, int] = defaultdict(int)
+        # name -> key, for this catalog: a million items name more people than normalize_name's cache holds
+        keys: dict[str, str] = {}
         for item in self.items.values():
             self.by_title[normalize_title(item.title)].append(item.id)
             for name in item.all_people():
-                key = normalize_name(name)
+                key = keys.get(name)
+                if key is None:
+                    key = keys[name] = normalize_name(name)
                 self.by_person[key].append(item.id)
                 self.person_names.setdefault(key, name)
             for genre in item.genres:
