@@ -257,7 +257,9 @@ def format_table(report: dict[str, Any]) -> str:
                                                f"{report['loaded_like_x_similar_p95_ms']} ms"),
             ("  keyword top-50 p50 / p95", f"{report['loaded_keyword_top50_p50_ms']} / {report['loaded_keyword_top50_p95_ms']} ms"),
             ("  browse 150 p50 / p95", f"{report['loaded_browse150_p50_ms']} / {report['loaded_browse150_p95_ms']} ms"),
-            ("  peak RSS", f"{report['loaded_peak_rss_mb']:,.0f} MB"),
+            ("  peak RSS", f"{report['loaded_peak_rss_mb']:,.0f} MB (after reading the items "
+                           f"{report['loaded_items_rss_mb']:,.0f} MB, then keyword index and similarity "
+                           f"+{report['loaded_structures_rss_mb']:,.0f} MB)"),
             ("  same answers as the first start", "yes" if report["loaded_answers_match"] else "NO"),
         ]
     width = max(len(name) for name, _ in rows)

@@ -69,6 +69,14 @@ def _pct(values: list[float], p: float) -> float:
     return round(float(np.percentile(values, p)), 2) if values else 0.0
 
 
+def _rss_mb() -> float:
+    """This process's resident memory now (VmRSS), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 0)
+    return 0.0
+
+
 def _timed(fn, count: int) -> list[float]:
     out = []
     for q in range(count):
@@ -181,6 +189,7 @@ def load_and_query(folder: Path, queries: int, seed: int) -> dict[str, Any]:
     started = t0 = time.perf_counter()
     catalog = load_catalog(folder)
     report["loaded_items_s"] = round(time.perf_counter() - t0, 2)
+    report["loaded_items_rss_mb"] = _rss_mb()
     t0 = time.perf_counter()
     key = catalog_fingerprint(catalog)
     report["loaded_fingerprint_s"] = round(time.perf_counter() - t0, 2)
@@ -193,6 +202,7 @@ def load_and_query(folder: Path, queries: int, seed: int) -> dict[str, Any]:
     if keywords is None or similarity is None:
         raise MarqueeError("the saved structures were not read back")
     report["startup_after_build_s"] = round(time.perf_counter() - started, 2)
+    report["loaded_structures_rss_mb"] = round(_rss_mb() - report["loaded_items_rss_mb"], 0)
     t0 = time.perf_counter()
     order, facts = _browse_order(catalog)
     report["loaded_browse_order_s"] = round(time.perf_counter() - t0, 2)
