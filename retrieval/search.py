@@ -22,6 +22,7 @@ from scipy import sparse
 from marquee.errors import BadInput
 from retrieval.catalog import Catalog, Item, collector_paused, fold, normalize_title
 from retrieval.relevance import DENSE_SHARE, popularity_prior, text_parts
+from retrieval.saved import read_arrays, sparse_arrays, sparse_from, words_array, words_from, write_arrays
 
 if TYPE_CHECKING:  # pragma: no cover
     from retrieval.encoder import TextEncoder
@@ -108,8 +109,6 @@ class KeywordIndex:
     def save(self, path: Path, key: str) -> None:
         """Write the index to ``path`` (``.npz``) as built from the catalog ``key`` names
         (:func:`retrieval.saved.catalog_fingerprint`)."""
-        from retrieval.saved import sparse_arrays, words_array, write_arrays
-
         arrays = {"vocabulary": words_array(list(self.vocabulary)), "popularity": self._popularity,
                   **sparse_arrays("weights", self._weights)}
         write_arrays(path, "keyword-index", key, arrays)
@@ -117,8 +116,6 @@ class KeywordIndex:
     @classmethod
     def load(cls, path: Path, catalog: Catalog, key: str) -> "KeywordIndex | None":
         """The index :meth:`save` wrote for this catalog; ``None`` when there is none (build it then)."""
-        from retrieval.saved import read_arrays, sparse_from, words_from
-
         arrays = read_arrays(path, "keyword-index", key)
         if arrays is None:
             return None

@@ -40,6 +40,7 @@ import numpy as np
 from scipy import sparse
 
 from retrieval.catalog import Catalog, Item, fold, normalize_name
+from retrieval.saved import read_arrays, sparse_arrays, sparse_from, write_arrays
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +180,6 @@ class ItemSimilarity:
     def save(self, path: Path, key: str) -> None:
         """Write the model to ``path`` (``.npz``) as built from what ``key`` names: the catalog's
         :func:`retrieval.saved.catalog_fingerprint`, plus the likes and stories it was given."""
-        from retrieval.saved import sparse_arrays, write_arrays
-
         arrays: dict[str, np.ndarray] = {}
         for name in self._SAVED_MATRICES:
             if getattr(self, f"_{name}", None) is not None:
@@ -195,8 +194,6 @@ class ItemSimilarity:
              weights: Mapping[str, float] | None = None) -> "ItemSimilarity | None":
         """The model :meth:`save` wrote for this catalog and ``key``; ``None`` when there is none
         (build it then). Reading is seconds where building from a million items is minutes."""
-        from retrieval.saved import read_arrays, sparse_from
-
         arrays = read_arrays(path, "item-similarity", key)
         if arrays is None:
             return None
