@@ -6,7 +6,9 @@ a keyword index (``retrieval.search.KeywordIndex``) and browses popular items th
 constraints (``tools.retrieve._browse``'s vector prefilter, then ``check_item``). This probe
 builds those over a synthetic catalog of N items (random facts with realistic shares: genres as
 in MovieLens, a pool of directors and stars, a tag vocabulary, long-tailed rating counts) in a
-fresh process and reports build times, peak RSS and query p50/p95 for each.
+fresh process, times their queries and saves the items and structures (the first start); then
+a second fresh process reads them back as a later start would and times the same queries. Each
+process reports its build or load times and its peak RSS.
 
 Not covered: the rule parser's lexicon (it indexes every title and person), the collaborative
 model, story vectors, ranking and explanations over the candidates.
@@ -15,13 +17,18 @@ model, story vectors, ranking and explanations over the candidates.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from evals.scale import GENRE_SHARE, GENRES, _peak_rss_mb
+from marquee.errors import MarqueeError
 
 WORDS = ("night day love war city dead last blue dark gold star road house king river girl man "
          "story secret storm fire ice shadow dream heart game ghost wild lost summer winter home").split()
@@ -62,6 +69,14 @@ def _pct(values: list[float], p: float) -> float:
     return round(float(np.percentile(values, p)), 2) if values else 0.0
 
 
+def _rss_mb() -> float:
+    """This process's resident memory now (VmRSS), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 0)
+    return 0.0
+
+
 def _timed(fn, count: int) -> list[float]:
     out = []
     for q in range(count):
@@ -71,29 +86,10 @@ def _timed(fn, count: int) -> list[float]:
     return out
 
 
-def catalog_probe(n: int, queries: int = 100, seed: int = 7) -> dict[str, Any]:
-    """Build the catalog-side structures over ``n`` synthetic items and time their queries."""
+def _requests(n: int, queries: int, seed: int):
+    """The timed requests: "like X" anchors, keyword queries and browse states (the same ones in
+    the build process and the loaded one)."""
     from chat.schemas import PreferenceState
-    from retrieval.catalog import Catalog
-    from retrieval.relevance import popularity_prior
-    from retrieval.search import KeywordIndex
-    from retrieval.similarity import ItemSimilarity
-    from tools.filtering import FactColumns, check_item
-
-    report: dict[str, Any] = {"catalog_items": n}
-    t0 = time.perf_counter()
-    catalog = Catalog(synthetic_items(n, seed))
-    report["catalog_build_s"] = round(time.perf_counter() - t0, 2)
-    t0 = time.perf_counter()
-    keywords = KeywordIndex(catalog)
-    report["keyword_index_build_s"] = round(time.perf_counter() - t0, 2)
-    t0 = time.perf_counter()
-    similarity = ItemSimilarity(catalog)
-    report["similarity_build_s"] = round(time.perf_counter() - t0, 2)
-    t0 = time.perf_counter()
-    order = sorted(catalog, key=lambda it: -popularity_prior(it.n_ratings, it.mean_rating))
-    facts = FactColumns.of(order)
-    report["browse_order_build_s"] = round(time.perf_counter() - t0, 2)
 
     rng = np.random.default_rng(seed + 1)
     anchors = [f"s{i}" for i in rng.integers(0, n, queries)]
@@ -101,6 +97,23 @@ def catalog_probe(n: int, queries: int = 100, seed: int = 7) -> dict[str, Any]:
     states = [PreferenceState(genres_include=[str(rng.choice(["Comedy", "Drama", "Thriller", "Horror"]))],
                               year_min=int(start), year_max=int(start) + 9, people_exclude=["Star 1"])
               for start in rng.integers(1930, 2015, queries)]
+    return anchors, texts, states
+
+
+def _browse_order(catalog) -> tuple[list, Any]:
+    """Items by popularity and their fact columns: what ``tools.retrieve`` builds at the first browse."""
+    from retrieval.relevance import popularity_prior
+    from tools.filtering import FactColumns
+
+    order = sorted(catalog, key=lambda it: -popularity_prior(it.n_ratings, it.mean_rating))
+    return order, FactColumns.of(order)
+
+
+def _time_queries(prefix: str, n: int, queries: int, seed: int, keywords, similarity, order, facts) -> dict[str, Any]:
+    """p50/p95 of each kind of request, and the answers to the first few (to compare across processes)."""
+    from tools.filtering import check_item
+
+    anchors, texts, states = _requests(n, queries, seed)
 
     def browse(q: int) -> None:
         found = 0
@@ -113,16 +126,119 @@ def catalog_probe(n: int, queries: int = 100, seed: int = 7) -> dict[str, Any]:
     like = _timed(lambda q: similarity.similar([anchors[q]], LIKE_K), queries)
     words = _timed(lambda q: keywords.top(texts[q], QUERY_K), queries)
     browsing = _timed(browse, queries)
-    report.update({
-        "like_x_similar_p50_ms": _pct(like, 50), "like_x_similar_p95_ms": _pct(like, 95),
-        "keyword_top50_p50_ms": _pct(words, 50), "keyword_top50_p95_ms": _pct(words, 95),
-        "browse150_p50_ms": _pct(browsing, 50), "browse150_p95_ms": _pct(browsing, 95),
-        "catalog_peak_rss_mb": round(_peak_rss_mb(), 0), "catalog_queries": queries,
-    })
+    answers = [[(x.item_id, x.score) for x in similarity.similar([anchors[q]], LIKE_K)] for q in range(5)]
+    answers += [keywords.top(texts[q], QUERY_K) for q in range(5)]
+    return {
+        f"{prefix}like_x_similar_p50_ms": _pct(like, 50), f"{prefix}like_x_similar_p95_ms": _pct(like, 95),
+        f"{prefix}keyword_top50_p50_ms": _pct(words, 50), f"{prefix}keyword_top50_p95_ms": _pct(words, 95),
+        f"{prefix}browse150_p50_ms": _pct(browsing, 50), f"{prefix}browse150_p95_ms": _pct(browsing, 95),
+        "answers": json.loads(json.dumps(answers)),
+    }
+
+
+def build_and_save(n: int, queries: int, seed: int, folder: Path) -> dict[str, Any]:
+    """The first start: build the catalog-side structures over ``n`` synthetic items, time their
+    queries, then save the items (``items.jsonl``, the catalog format) and the structures."""
+    from retrieval.catalog import Catalog, collector_paused
+    from retrieval.saved import catalog_fingerprint
+    from retrieval.search import KeywordIndex
+    from retrieval.similarity import ItemSimilarity
+
+    report: dict[str, Any] = {"catalog_items": n}
+    t0 = time.perf_counter()
+    with collector_paused():
+        catalog = Catalog(synthetic_items(n, seed))
+    report["catalog_build_s"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    keywords = KeywordIndex(catalog)
+    report["keyword_index_build_s"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    similarity = ItemSimilarity(catalog)
+    report["similarity_build_s"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    order, facts = _browse_order(catalog)
+    report["browse_order_build_s"] = round(time.perf_counter() - t0, 2)
+    report.update(_time_queries("", n, queries, seed, keywords, similarity, order, facts))
+    report["catalog_peak_rss_mb"] = round(_peak_rss_mb(), 0)
+
+    t0 = time.perf_counter()
+    with (folder / "items.jsonl").open("w", encoding="utf-8") as handle:
+        for item in catalog:
+            handle.write(item.model_dump_json() + "\n")
+    report["save_items_s"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    key = catalog_fingerprint(catalog)
+    report["fingerprint_s"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    keywords.save(folder / "keywords.npz", key)
+    similarity.save(folder / "similarity.npz", key)
+    report["save_structures_s"] = round(time.perf_counter() - t0, 2)
+    report["saved_mb"] = round(sum(f.stat().st_size for f in folder.iterdir()) / 2**20, 0)
     return report
 
 
-if __name__ == "__main__":  # python -m evals.scale_catalog N QUERIES SEED
-    if len(sys.argv) != 4:
+def load_and_query(folder: Path, queries: int, seed: int) -> dict[str, Any]:
+    """A later start in a fresh process: read the items as the app does (``load_catalog``:
+    validated), check the fingerprint, read the saved structures, then time the same queries."""
+    from retrieval.catalog import load_catalog
+    from retrieval.saved import catalog_fingerprint
+    from retrieval.search import KeywordIndex
+    from retrieval.similarity import ItemSimilarity
+
+    report: dict[str, Any] = {}
+    started = t0 = time.perf_counter()
+    catalog = load_catalog(folder)
+    report["loaded_items_s"] = round(time.perf_counter() - t0, 2)
+    report["loaded_items_rss_mb"] = _rss_mb()
+    t0 = time.perf_counter()
+    key = catalog_fingerprint(catalog)
+    report["loaded_fingerprint_s"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    keywords = KeywordIndex.load(folder / "keywords.npz", catalog, key)
+    report["loaded_keyword_index_s"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    similarity = ItemSimilarity.load(folder / "similarity.npz", catalog, key)
+    report["loaded_similarity_s"] = round(time.perf_counter() - t0, 2)
+    if keywords is None or similarity is None:
+        raise MarqueeError("the saved structures were not read back")
+    report["startup_after_build_s"] = round(time.perf_counter() - started, 2)
+    report["loaded_structures_rss_mb"] = round(_rss_mb() - report["loaded_items_rss_mb"], 0)
+    t0 = time.perf_counter()
+    order, facts = _browse_order(catalog)
+    report["loaded_browse_order_s"] = round(time.perf_counter() - t0, 2)
+    report.update(_time_queries("loaded_", len(catalog), queries, seed, keywords, similarity, order, facts))
+    report["loaded_peak_rss_mb"] = round(_peak_rss_mb(), 0)
+    return report
+
+
+def catalog_probe(n: int, queries: int = 100, seed: int = 7, workspace: Path | None = None) -> dict[str, Any]:
+    """The first start (build, time, save) and a later one (load, time) in two fresh processes,
+    each with its own peak RSS; one JSON-ready dict. ``loaded_answers_match``: the later start
+    answered the first queries exactly as the first one did."""
+    with tempfile.TemporaryDirectory(prefix="marquee-catalog-", dir=workspace) as folder:
+        built = _run_step(["build", str(n), str(queries), str(seed), folder])
+        loaded = _run_step(["load", folder, str(queries), str(seed)])
+    same = built.pop("answers") == loaded.pop("answers")
+    return {**built, **loaded, "loaded_answers_match": same, "catalog_queries": queries}
+
+
+def _run_step(arguments: list[str]) -> dict[str, Any]:
+    result = subprocess.run([sys.executable, "-m", "evals.scale_catalog", *arguments], capture_output=True, text=True,
+                            timeout=3600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if result.returncode != 0:
+        raise MarqueeError(f"the catalog process ({arguments[0]}) failed: {result.stderr[-1500:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    # python -m evals.scale_catalog ITEMS QUERIES SEED     (both starts; what `bench scale --catalog` runs)
+    # python -m evals.scale_catalog build ITEMS QUERIES SEED FOLDER | load FOLDER QUERIES SEED
+    arguments = sys.argv[1:]
+    if len(arguments) == 3:
+        print(json.dumps(catalog_probe(int(arguments[0]), int(arguments[1]), int(arguments[2]))))
+    elif len(arguments) == 5 and arguments[0] == "build":
+        print(json.dumps(build_and_save(int(arguments[1]), int(arguments[2]), int(arguments[3]), Path(arguments[4]))))
+    elif len(arguments) == 4 and arguments[0] == "load":
+        print(json.dumps(load_and_query(Path(arguments[1]), int(arguments[2]), int(arguments[3]))))
+    else:
         sys.exit("usage: python -m evals.scale_catalog ITEMS QUERIES SEED")
-    print(json.dumps(catalog_probe(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))))

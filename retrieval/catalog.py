@@ -6,10 +6,13 @@ field names follow the reference domain, movies.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+import sys
 import unicodedata
 from collections import defaultdict
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -53,7 +56,14 @@ class Item(BaseModel):
     @field_validator("genres", "tags")
     @classmethod
     def _dedupe(cls, values: list[str]) -> list[str]:
-        return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
+        return list(dict.fromkeys(sys.intern(v.strip()) for v in values if v and v.strip()))
+
+    @field_validator("people")
+    @classmethod
+    def _shared_names(cls, people: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Names (like genres and tags) are held once however many items share them: a
+        million-item catalog repeats each person several times (``evals/REPORT.md`` §9)."""
+        return {sys.intern(role): [sys.intern(name) for name in names] for role, names in people.items()}
 
     @property
     def label(self) -> str:
@@ -92,10 +102,14 @@ def _fold_short(text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = re.sub(r"[^\w\s]", " ", text.lower())
+    if not text.isascii():  # ASCII has no accents to strip and is its own NFKD form
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    text = _NOT_WORD.sub(" ", text.lower())
     return " ".join(text.split())
+
+
+_NOT_WORD = re.compile(r"[^\w\s]")
 
 
 @lru_cache(maxsize=1 << 17)
@@ -134,10 +148,14 @@ class Catalog:
         self.by_person: dict[str, list[str]] = defaultdict(list)
         self.person_names: dict[str, str] = {}
         genres: dict[str, int] = defaultdict(int)
+        # name -> key, for this catalog: a million items name more people than normalize_name's cache holds
+        keys: dict[str, str] = {}
         for item in self.items.values():
             self.by_title[normalize_title(item.title)].append(item.id)
             for name in item.all_people():
-                key = normalize_name(name)
+                key = keys.get(name)
+                if key is None:
+                    key = keys[name] = normalize_name(name)
                 self.by_person[key].append(item.id)
                 self.person_names.setdefault(key, name)
             for genre in item.genres:
@@ -197,5 +215,23 @@ def read_items_jsonl(path: Path) -> tuple[list[Item], list[str]]:
 
 def load_catalog(folder: Path) -> Catalog:
     """Load a catalog folder in Marquee's own format (``items.jsonl``)."""
-    items, problems = read_items_jsonl(Path(folder) / "items.jsonl")
-    return Catalog(items, problems=problems)
+    with collector_paused():
+        items, problems = read_items_jsonl(Path(folder) / "items.jsonl")
+        return Catalog(items, problems=problems)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a catalog is read.
+
+    Reading makes millions of small objects (dicts, lists, strings, items) and no reference
+    cycles; the collector would walk all of them again each time the heap grows by a quarter. At
+    200k items that was three quarters of the time to parse and validate them (``evals/REPORT.md``
+    §9). Memory is still freed by reference counting; collection resumes after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

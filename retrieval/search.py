@@ -13,14 +13,16 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 
 from marquee.errors import BadInput
-from retrieval.catalog import Catalog, Item, fold, normalize_title
+from retrieval.catalog import Catalog, Item, collector_paused, fold, normalize_title
 from retrieval.relevance import DENSE_SHARE, popularity_prior, text_parts
+from retrieval.saved import read_arrays, sparse_arrays, sparse_from, words_array, words_from, write_arrays
 
 if TYPE_CHECKING:  # pragma: no cover
     from retrieval.encoder import TextEncoder
@@ -70,13 +72,14 @@ class KeywordIndex:
         cols: list[int] = []
         counts: list[float] = []
         lengths = np.zeros(len(self.ids), dtype=np.float64)
-        for row, item_id in enumerate(self.ids):
-            tokens = Counter(_item_tokens(catalog.items[item_id], title_weight))
-            lengths[row] = sum(tokens.values())
-            for token, count in tokens.items():
-                rows.append(row)
-                cols.append(self.vocabulary.setdefault(token, len(self.vocabulary)))
-                counts.append(count)
+        with collector_paused():  # millions of list entries, no cycles (see collector_paused)
+            for row, item_id in enumerate(self.ids):
+                tokens = Counter(_item_tokens(catalog.items[item_id], title_weight))
+                lengths[row] = sum(tokens.values())
+                for token, count in tokens.items():
+                    rows.append(row)
+                    cols.append(self.vocabulary.setdefault(token, len(self.vocabulary)))
+                    counts.append(count)
         tf = sparse.csr_matrix(
             (np.array(counts, dtype=np.float64), (rows, cols)),
             shape=(len(self.ids), max(len(self.vocabulary), 1)),
@@ -91,12 +94,41 @@ class KeywordIndex:
         self._weights = sparse.csc_matrix((data, (weights.row, weights.col)), shape=tf.shape)
         self._popularity = np.array([popularity_prior(catalog.items[i].n_ratings, catalog.items[i].mean_rating)
                                      for i in self.ids])
+        self._index_titles()
+
+    def _index_titles(self) -> None:
+        """Distinct title keys, and the items of each, most rated first (for :meth:`title_matches`)."""
+        catalog = self.catalog
         self._titles: list[str] = []
         self._title_ids: list[list[str]] = []
         for key, ids in catalog.by_title.items():
             if key:
                 self._titles.append(key)
                 self._title_ids.append(sorted(ids, key=lambda i: -catalog.items[i].n_ratings))
+
+    def save(self, path: Path, key: str) -> None:
+        """Write the index to ``path`` (``.npz``) as built from the catalog ``key`` names
+        (:func:`retrieval.saved.catalog_fingerprint`)."""
+        arrays = {"vocabulary": words_array(list(self.vocabulary)), "popularity": self._popularity,
+                  **sparse_arrays("weights", self._weights)}
+        write_arrays(path, "keyword-index", key, arrays)
+
+    @classmethod
+    def load(cls, path: Path, catalog: Catalog, key: str) -> "KeywordIndex | None":
+        """The index :meth:`save` wrote for this catalog; ``None`` when there is none (build it then)."""
+        arrays = read_arrays(path, "keyword-index", key)
+        if arrays is None:
+            return None
+        index = cls.__new__(cls)
+        index.catalog = catalog
+        index.ids = list(catalog.ids)
+        index._row = {item_id: row for row, item_id in enumerate(index.ids)}
+        index._id_array = np.array(index.ids, dtype=str)
+        index.vocabulary = {word: column for column, word in enumerate(words_from(arrays["vocabulary"]))}
+        index._weights = sparse_from(arrays, "weights", sparse.csc_matrix)
+        index._popularity = arrays["popularity"]
+        index._index_titles()
+        return index
 
     def popularity(self, ids: list[str]) -> np.ndarray:
         """:func:`retrieval.relevance.popularity_prior` of each item (0 for unknown ids)."""

@@ -20,8 +20,12 @@ the same kind of thing, and an audience that liked both more than chance. Each o
 
 The mix (:data:`WEIGHTS`, over square roots of the components: :data:`EVIDENCE_EXPONENT`) was
 chosen on the dev judged lists (``evals/REPORT.md`` §taste has the figures, reported as tuned on
-dev). Everything is a sparse or dense matrix over the catalog, so
-one anchor against 10k items takes a few milliseconds; nothing is precomputed per pair.
+dev). Everything is a sparse or dense matrix over the catalog; nothing is precomputed per pair.
+Scoring one anchor touches the whole catalog only where it must: genres depend only on an item's
+genre set and era only on its year, so both are scored once per distinct set or year and gathered;
+people, tags and co-liking are scored only on the items that share at least one feature with the
+anchor (every other item scores exactly 0 there). One anchor against 1M items takes tens of
+milliseconds, with the very numbers of scoring every item (``tests/test_similarity_fast.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import numpy as np
 from scipy import sparse
 
 from retrieval.catalog import Catalog, Item, fold, normalize_name
+from retrieval.saved import read_arrays, sparse_arrays, sparse_from, write_arrays
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +126,15 @@ class ItemSimilarity:
         self._years = np.array([i.year if i.year else np.nan for i in items], dtype=np.float64)
         self._likes = self._like_matrix(*likes) if likes else None
         self._story, self._has_story = self._story_matrix(story)
+        self._index_features()
+
+    def _index_features(self) -> None:
+        """What scoring one anchor needs besides the matrices: each feature's items (to find the
+        items sharing one with the anchor), each item's distinct genre row and year."""
+        self._people_by_feature = self._people.tocsc()
+        self._tags_by_feature = self._tags.tocsc()
+        self._genre_rows, self._genre_codes = _distinct_rows(self._genres)
+        self._year_values, self._year_codes = _year_codes(self._years)
 
     # ----------------------------------------------------------------------------- building
 
@@ -137,6 +151,7 @@ class ItemSimilarity:
         matrix.sum_duplicates()
         matrix.data[:] = 1.0  # a pair given twice is one like
         self._like_counts = np.asarray(matrix.sum(axis=0)).ravel()
+        self._likes_by_user = matrix.tocsr()
         return matrix
 
     def _story_matrix(self, story: tuple[Sequence[str], np.ndarray] | None) -> tuple[np.ndarray | None, np.ndarray]:
@@ -155,6 +170,44 @@ class ItemSimilarity:
                     has[row] = True
         return matrix, has
 
+    # ----------------------------------------------------------------------------- saving
+
+    _SAVED_MATRICES = {"people": sparse.csr_matrix, "genres": sparse.csr_matrix, "tags": sparse.csr_matrix,
+                       "people_by_feature": sparse.csc_matrix, "tags_by_feature": sparse.csc_matrix,
+                       "genre_rows": sparse.csr_matrix, "likes": sparse.csc_matrix, "likes_by_user": sparse.csr_matrix}
+    _SAVED_ARRAYS = ("years", "genre_codes", "year_values", "year_codes", "like_counts", "story", "has_story")
+
+    def save(self, path: Path, key: str) -> None:
+        """Write the model to ``path`` (``.npz``) as built from what ``key`` names: the catalog's
+        :func:`retrieval.saved.catalog_fingerprint`, plus the likes and stories it was given."""
+        arrays: dict[str, np.ndarray] = {}
+        for name in self._SAVED_MATRICES:
+            if getattr(self, f"_{name}", None) is not None:
+                arrays.update(sparse_arrays(name, getattr(self, f"_{name}")))
+        for name in self._SAVED_ARRAYS:
+            if getattr(self, f"_{name}", None) is not None:
+                arrays[name] = getattr(self, f"_{name}")
+        write_arrays(path, "item-similarity", key, arrays)
+
+    @classmethod
+    def load(cls, path: Path, catalog: Catalog, key: str, *,
+             weights: Mapping[str, float] | None = None) -> "ItemSimilarity | None":
+        """The model :meth:`save` wrote for this catalog and ``key``; ``None`` when there is none
+        (build it then). Reading is seconds where building from a million items is minutes."""
+        arrays = read_arrays(path, "item-similarity", key)
+        if arrays is None:
+            return None
+        model = cls.__new__(cls)
+        model.catalog = catalog
+        model.ids = list(catalog.ids)
+        model.index = {item_id: n for n, item_id in enumerate(model.ids)}
+        model.weights = dict(WEIGHTS if weights is None else weights)
+        for name, kind in cls._SAVED_MATRICES.items():
+            setattr(model, f"_{name}", sparse_from(arrays, name, kind) if f"{name}.data" in arrays else None)
+        for name in cls._SAVED_ARRAYS:
+            setattr(model, f"_{name}", arrays.get(name))
+        return model
+
     def with_likes(self, users: Sequence[str], items: Sequence[str]) -> "ItemSimilarity":
         """The same model with co-liking learned from other (user, item) likes instead."""
         other = copy.copy(self)
@@ -165,34 +218,63 @@ class ItemSimilarity:
 
     def components(self, anchor_id: str) -> dict[str, np.ndarray]:
         """Each component's similarity of every catalog item (in ``self.ids`` order) to the anchor."""
-        row = self.index[anchor_id]
-        out = {
-            "people": np.asarray((self._people @ self._people[row].T).todense()).ravel(),
-            "genres": np.asarray((self._genres @ self._genres[row].T).todense()).ravel(),
-            "tags": np.asarray((self._tags @ self._tags[row].T).todense()).ravel(),
-        }
+        return self._evidence(self.index[anchor_id]).everywhere()
+
+    def _evidence(self, row: int) -> "_Evidence":
+        """The anchor's components, each held the cheapest exact way (see :class:`_Evidence`)."""
         year = self._years[row]
-        out["era"] = np.zeros(len(self.ids)) if np.isnan(year) else np.nan_to_num(
-            np.exp(-np.abs(self._years - year) / ERA_SCALE), nan=0.0)
-        out["story"] = np.zeros(len(self.ids))
+        era = np.zeros(len(self._year_values) + 1)
+        if not np.isnan(year):
+            era[:-1] = np.exp(-np.abs(self._year_values - year) / ERA_SCALE)
+        genres = np.asarray((self._genre_rows @ self._genres[row].T).todense()).ravel()
+        evidence = _Evidence(
+            size=len(self.ids),
+            coded={"genres": (genres, self._genre_codes), "era": (era, self._year_codes)},
+            sparse={"people": _sharing(self._people, self._people_by_feature, row),
+                    "tags": _sharing(self._tags, self._tags_by_feature, row), "cf": self._cf(row)},
+            dense={},
+        )
         if self._story is not None and self._has_story[row]:
             cosine = self._story @ self._story[row]
-            out["story"] = np.where(self._has_story, np.clip((cosine - STORY_FLOOR) / STORY_SPAN, 0.0, 1.0), 0.0)
-        out["cf"] = self._cf(row)
-        return out
+            evidence.dense["story"] = np.where(self._has_story, np.clip((cosine - STORY_FLOOR) / STORY_SPAN, 0.0, 1.0), 0.0)
+        else:
+            evidence.sparse["story"] = _NOWHERE
+        return evidence
 
-    def _cf(self, row: int) -> np.ndarray:
+    def _cf(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """Co-liking of the items liked by someone who liked the anchor (every other item: 0)."""
         if self._likes is None or self._like_counts[row] == 0:
-            return np.zeros(len(self.ids))
-        column = self._likes[:, row]
-        co = np.asarray((self._likes.T @ column).todense()).ravel()
+            return _NOWHERE
+        users = self._likes.indices[self._likes.indptr[row]:self._likes.indptr[row + 1]]
+        by_user = self._likes_by_user
+        liked = np.concatenate([by_user.indices[by_user.indptr[u]:by_user.indptr[u + 1]] for u in users])
+        rows, counts = np.unique(liked, return_counts=True)
+        co = counts.astype(np.float64)
         a = CF_POPULARITY_EXPONENT
-        denominator = self._like_counts[row] ** (1 - a) * np.maximum(self._like_counts, 1.0) ** a
+        denominator = self._like_counts[row] ** (1 - a) * np.maximum(self._like_counts[rows], 1.0) ** a
         similarity = co / denominator * co / (co + CF_SHRINK)
-        return np.clip(similarity, 0.0, 1.0)
+        return rows, np.clip(similarity, 0.0, 1.0)
 
     def mix(self, parts: Mapping[str, np.ndarray]) -> np.ndarray:
         return sum(contributions(parts, self.weights).values())
+
+    def _mixed(self, evidence: "_Evidence") -> np.ndarray:
+        """:meth:`mix` of the anchor's components for every item, number for number.
+
+        An item outside every sparse component's rows gets the coded and dense contributions
+        alone: the sparse ones add exactly 0.0 there, and adding 0.0 changes no float. The items
+        in those rows get the whole sum, in the order :meth:`mix` adds it."""
+        total = np.zeros(evidence.size)
+        for name in COMPONENTS:
+            if name in evidence.coded:
+                table, codes = evidence.coded[name]
+                total += contributions({name: table}, self.weights)[name][codes]
+            elif name in evidence.dense:
+                total += contributions({name: evidence.dense[name]}, self.weights)[name]
+        rows = np.unique(np.concatenate([where for where, _ in evidence.sparse.values()]))
+        if rows.size:
+            total[rows] = self.mix(evidence.at(rows))
+        return total
 
     def similar(self, anchor_ids: Iterable[str], k: int, *, allowed: set[str] | None = None) -> list[Likeness]:
         """The ``k`` items most like any of the anchors (anchors themselves left out), best first.
@@ -204,11 +286,10 @@ class ItemSimilarity:
             return []
         best = np.full(len(self.ids), -np.inf)
         best_anchor = np.zeros(len(self.ids), dtype=np.int64)
-        all_parts = []
+        evidence = []
         for n, anchor in enumerate(anchors):
-            parts = self.components(anchor)
-            all_parts.append(parts)
-            score = self.mix(parts)
+            evidence.append(self._evidence(self.index[anchor]))
+            score = self._mixed(evidence[-1])
             better = score > best
             best = np.where(better, score, best)
             best_anchor = np.where(better, n, best_anchor)
@@ -223,11 +304,14 @@ class ItemSimilarity:
             return []
         top = np.argpartition(-best, k - 1)[:k]
         top = top[np.lexsort((top, -best[top]))]
-        return [
-            Likeness(item_id=self.ids[j], anchor_id=anchors[best_anchor[j]], score=float(best[j]),
-                     parts={name: float(values[j]) for name, values in all_parts[best_anchor[j]].items()})
-            for j in top
-        ]
+        parts: dict[int, dict[str, float]] = {}
+        for n, found in enumerate(evidence):
+            rows = top[best_anchor[top] == n]
+            values = found.at(rows)
+            for place, j in enumerate(rows.tolist()):
+                parts[j] = {name: float(column[place]) for name, column in values.items()}
+        return [Likeness(item_id=self.ids[j], anchor_id=anchors[best_anchor[j]], score=float(best[j]), parts=parts[j])
+                for j in top.tolist()]
 
     def story_relevance(self, vector: np.ndarray) -> dict[str, float]:
         """Cosine of a text-encoder query vector to each item's story (only items that have one)."""
@@ -248,6 +332,98 @@ class ItemSimilarity:
             return None
         cosine = self._story @ (query / norm)
         return np.where(self._has_story, cosine, np.float32(np.nan))
+
+
+# The components in the order :meth:`ItemSimilarity.components` lists them and the mix adds them.
+COMPONENTS = ("people", "genres", "tags", "era", "story", "cf")
+_NOWHERE = (np.zeros(0, dtype=np.int64), np.zeros(0))
+
+
+@dataclass
+class _Evidence:
+    """One anchor's components over ``size`` items, each held the cheapest exact way.
+
+    ``coded``: name -> (table, codes), the item's value is ``table[codes[item]]`` (genres per
+    distinct genre row, era per distinct year). ``sparse``: name -> (rows, values), sorted rows
+    where the component may be nonzero; 0 elsewhere. ``dense``: name -> a value for every item."""
+
+    size: int
+    coded: dict[str, tuple[np.ndarray, np.ndarray]]
+    sparse: dict[str, tuple[np.ndarray, np.ndarray]]
+    dense: dict[str, np.ndarray]
+
+    def at(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Every component's values at ``rows``, in :data:`COMPONENTS` order."""
+        out: dict[str, np.ndarray] = {}
+        for name in COMPONENTS:
+            if name in self.coded:
+                table, codes = self.coded[name]
+                out[name] = table[codes[rows]]
+            elif name in self.dense:
+                out[name] = self.dense[name][rows]
+            else:
+                where, values = self.sparse[name]
+                out[name] = np.zeros(len(rows))
+                if len(where):
+                    place = np.minimum(np.searchsorted(where, rows), len(where) - 1)
+                    hit = where[place] == rows
+                    out[name][hit] = values[place[hit]]
+        return out
+
+    def everywhere(self) -> dict[str, np.ndarray]:
+        """Every component as an array over all items, in :data:`COMPONENTS` order."""
+        out: dict[str, np.ndarray] = {}
+        for name in COMPONENTS:
+            if name in self.coded:
+                table, codes = self.coded[name]
+                out[name] = table[codes]
+            elif name in self.dense:
+                out[name] = self.dense[name]
+            else:
+                where, values = self.sparse[name]
+                out[name] = np.zeros(self.size)
+                out[name][where] = values
+        return out
+
+
+def _sharing(matrix: sparse.csr_matrix, by_feature: sparse.csc_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows sharing a feature with ``row`` and their cosine to it; every other row's is 0.
+
+    The cosines are the same products of the same rows as ``matrix @ matrix[row].T``, summed in
+    the same order, so they are the numbers the whole product gives."""
+    features = matrix.indices[matrix.indptr[row]:matrix.indptr[row + 1]]
+    if features.size == 0:
+        return _NOWHERE
+    rows = np.unique(np.concatenate([by_feature.indices[by_feature.indptr[f]:by_feature.indptr[f + 1]]
+                                     for f in features.tolist()]))
+    return rows, np.asarray((matrix[rows] @ matrix[row].T).todense()).ravel()
+
+
+def _distinct_rows(matrix: sparse.csr_matrix) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The distinct rows of ``matrix`` and each row's code into them.
+
+    Rows are the same when they store the same entries in the same order, so a distinct row's
+    product with the anchor is the very number each of its copies would give. A catalog has a few
+    thousand genre rows for a million items."""
+    lengths = np.diff(matrix.indptr)
+    width = int(lengths.max()) if lengths.size else 0
+    keys = np.full((matrix.shape[0], 1 + 2 * width), -1, dtype=np.int64)
+    keys[:, 0] = lengths
+    owner = np.repeat(np.arange(matrix.shape[0]), lengths)
+    place = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], lengths)
+    keys[owner, 1 + place] = matrix.indices
+    keys[owner, 1 + width + place] = np.ascontiguousarray(matrix.data, dtype=np.float64).view(np.int64)
+    _, first, codes = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    return matrix[first], codes.ravel().astype(np.int32)
+
+
+def _year_codes(years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct known years, and each item's code into them (unknown: one past the last)."""
+    known = ~np.isnan(years)
+    values, codes = np.unique(years[known], return_inverse=True)
+    out = np.full(len(years), len(values), dtype=np.int32)
+    out[known] = codes.ravel()
+    return values, out
 
 
 def contributions(parts: Mapping[str, np.ndarray | float], weights: Mapping[str, float] = WEIGHTS) -> dict:

@@ -78,6 +78,12 @@ def test_bench_scale_measures_the_catalog_side_of_a_turn_too():
         assert report[part] >= 0
     for query in ("like_x_similar", "keyword_top50", "browse150"):
         assert 0 < report[f"{query}_p50_ms"] <= report[f"{query}_p95_ms"]
+        assert 0 < report[f"loaded_{query}_p50_ms"] <= report[f"loaded_{query}_p95_ms"]
+    for part in ("save_items_s", "fingerprint_s", "save_structures_s", "loaded_items_s", "loaded_keyword_index_s",
+                 "loaded_similarity_s", "startup_after_build_s"):
+        assert report[part] >= 0
+    assert report["loaded_answers_match"] is True  # the later start reads back what the first one built
+    assert report["catalog_peak_rss_mb"] > 0 and report["loaded_peak_rss_mb"] > 0
     assert report["catalog_peak_rss_mb"] > 0
 
 

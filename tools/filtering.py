@@ -81,7 +81,10 @@ class FactColumns:
         genres: dict[str, np.ndarray] = {}
         for row, item in enumerate(items):
             for genre in item.genres:
-                genres.setdefault(genre, np.zeros(n, dtype=bool))[row] = True
+                column = genres.get(genre)
+                if column is None:  # not setdefault: that would allocate n bools per (item, genre)
+                    column = genres[genre] = np.zeros(n, dtype=bool)
+                column[row] = True
         nan = float("nan")
         return cls(
             years=np.array([nan if i.year is None else i.year for i in items], dtype=np.float64),
