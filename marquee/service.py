@@ -13,9 +13,11 @@ import threading
 import time
 import unicodedata
 import weakref
+import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
+import numpy as np
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
@@ -35,6 +37,7 @@ from retrieval.demographics import SKIP_WORDS, Demographics, parse_demographics
 from tools.base import ToolDeps
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 STAGES = {"search": "retrieve", "similar": "retrieve", "cold_start": "retrieve", "filter": "rank", "rank": "rank",
           "explain": "explain", "ask": "plan"}
@@ -150,6 +153,7 @@ def load_deps(settings: Settings, *, progress: bool = True) -> ToolDeps:
     from retrieval.catalog import load_catalog
     from retrieval.cf import load_or_fit
     from retrieval.encoder import load_text_encoder
+    from retrieval.saved import catalog_fingerprint
     from retrieval.search import KeywordIndex
     from retrieval.store import open_item_store
 
@@ -161,8 +165,12 @@ def load_deps(settings: Settings, *, progress: bool = True) -> ToolDeps:
     modalities = open_modalities(settings, catalog, encoder, client=store.client, progress=progress)
     ratings = Path(settings.catalog) / "ratings.csv"
     cf = load_or_fit(ratings, settings.workspace / "cf") if ratings.exists() else None
-    similarity = build_similarity(catalog, ratings if ratings.exists() else None, modalities.stores.get("story"))
-    deps = ToolDeps(catalog=catalog, store=store, encoder=encoder, keywords=KeywordIndex(catalog), cf=cf, settings=settings,
+    fingerprint = catalog_fingerprint(catalog)
+    keywords = saved_or_built(settings.workspace / "keywords.npz", fingerprint,
+                              lambda path, key: KeywordIndex.load(path, catalog, key), lambda: KeywordIndex(catalog))
+    similarity = build_similarity(catalog, ratings if ratings.exists() else None, modalities.stores.get("story"),
+                                  folder=settings.workspace, fingerprint=fingerprint)
+    deps = ToolDeps(catalog=catalog, store=store, encoder=encoder, keywords=keywords, cf=cf, settings=settings,
                     similarity=similarity, mood_evidence=mood_evidence(catalog),
                     image_store=modalities.image_store, image_encoder=modalities.image_encoder,
                     modality_stores=modalities.stores, posters=modalities.posters)
@@ -177,14 +185,49 @@ def mood_evidence(catalog) -> dict[str, bool]:
     return {mood: catalog_has_evidence(catalog, mood) for mood in MOODS}
 
 
-def build_similarity(catalog, ratings: Path | None, story_store) -> "ItemSimilarity":
+def build_similarity(catalog, ratings: Path | None, story_store, *, folder: Path | None = None,
+                     fingerprint: str | None = None) -> "ItemSimilarity":
     """The item-similarity model (``retrieval.similarity``): people, genres, tags and era from the
-    catalog, co-liking from its ratings, stories from the story collection when there is one."""
+    catalog, co-liking from its ratings, stories from the story collection when there is one.
+
+    ``folder`` and the catalog's ``fingerprint``: read the model saved there when it was built from
+    the same catalog, ratings and stories, else build it and save it (seconds instead of minutes
+    at a million items)."""
     from retrieval.similarity import ItemSimilarity, read_likes
 
-    likes = read_likes(ratings) if ratings is not None else None
     story = (story_store.ids, story_store.vectors(story_store.ids)) if story_store is not None else None
-    return ItemSimilarity(catalog, likes=likes, story=story)
+
+    def build() -> ItemSimilarity:
+        return ItemSimilarity(catalog, likes=read_likes(ratings) if ratings is not None else None, story=story)
+
+    if folder is None or fingerprint is None:
+        return build()
+    digest = hashlib.sha256(fingerprint.encode())
+    if ratings is not None:
+        digest.update(ratings.read_bytes())
+    if story is not None:
+        digest.update("\n".join(story[0]).encode())
+        digest.update(np.ascontiguousarray(story[1], dtype=np.float32).tobytes())
+    return saved_or_built(folder / "similarity.npz", digest.hexdigest(),
+                          lambda path, key: ItemSimilarity.load(path, catalog, key), build)
+
+
+def saved_or_built(path: Path, key: str, load: Callable[[Path, str], T | None], build: Callable[[], T]) -> T:
+    """What ``load`` reads from ``path`` when it was saved for ``key``; else ``build()``, saved
+    there for the next start (a workspace that cannot be written only costs that start-up)."""
+    try:
+        found = load(path, key)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # a damaged file is rebuilt, never trusted
+        log.warning("could not read %s (%s): building it again", path, exc)
+        found = None
+    if found is not None:
+        return found
+    built = build()
+    try:
+        built.save(path, key)
+    except OSError as exc:
+        log.warning("could not save %s (%s): the next start builds it again", path, exc)
+    return built
 
 
 def embed_picture(deps: ToolDeps, data: bytes) -> list[float] | None:

@@ -40,10 +40,11 @@ def catalog_fingerprint(catalog: Catalog) -> str:
 def write_arrays(path: Path, kind: str, key: str, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` to ``path`` (an ``.npz``) with a header naming ``kind`` and ``key``.
 
-    Written to a temporary name and renamed, so a reader never sees half a file."""
+    Written to a temporary name of this process and renamed, so a reader never sees half a file
+    (nor do two workers that start together write into one file)."""
     header = json.dumps({"kind": kind, "format": FORMAT, "key": key})
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     with partial.open("wb") as handle:
         np.savez(handle, header=np.array(header), **arrays)
     os.replace(partial, path)

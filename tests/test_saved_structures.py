@@ -74,3 +74,30 @@ def test_files_built_from_another_catalog_are_not_read(tmp_path):
     assert ItemSimilarity.load(tmp_path / "similarity.npz", other, catalog_fingerprint(other)) is None
     assert ItemSimilarity.load(tmp_path / "keywords.npz", catalog, key) is None  # another kind of file
     assert KeywordIndex.load(tmp_path / "missing.npz", catalog, key) is None
+
+
+def test_the_app_reads_what_its_first_start_saved_and_rebuilds_a_damaged_file(demo_deps, demo_workspace, monkeypatch,
+                                                                             caplog):
+    from marquee.service import load_deps
+    from marquee.settings import Settings
+
+    settings = Settings(workspace=demo_workspace)
+    keywords_file, similarity_file = demo_workspace / "keywords.npz", demo_workspace / "similarity.npz"
+    assert keywords_file.exists() and similarity_file.exists()  # the first start (demo_deps) saved both
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("built again although a saved copy was current")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(KeywordIndex, "__init__", never)
+        patched.setattr(ItemSimilarity, "__init__", never)
+        restarted = load_deps(settings, progress=False)
+    assert restarted.keywords.top("toy story", 10) == demo_deps.keywords.top("toy story", 10)
+    anchor = demo_deps.catalog.ids[0]
+    assert restarted.similarity.similar([anchor], 50) == demo_deps.similarity.similar([anchor], 50)
+
+    keywords_file.write_bytes(b"not an npz file")  # damaged: rebuilt with a warning, then saved afresh
+    repaired = load_deps(settings, progress=False)
+    assert repaired.keywords.top("toy story", 10) == demo_deps.keywords.top("toy story", 10)
+    assert "building it again" in caplog.text
+    assert KeywordIndex.load(keywords_file, demo_deps.catalog, catalog_fingerprint(demo_deps.catalog)) is not None
