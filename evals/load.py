@@ -125,7 +125,8 @@ def _server_env(workspace: Path | None, catalog: Path | None, database_url: str)
         "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
         "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False",
     })
-    for name in ("LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL", "CHROMA_HOST", "CHROMA_PORT", "TEXT_MODEL", "REDIS_URL"):
+    for name in ("LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL", "CHROMA_HOST", "CHROMA_PORT", "TEXT_MODEL", "REDIS_URL",
+                 "TURN_THREADS"):
         if f"MARQUEE_{name}" in os.environ:
             env[f"MARQUEE_{name}"] = os.environ[f"MARQUEE_{name}"]
     if workspace is not None:

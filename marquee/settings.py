@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         description="Uvicorn worker processes. More than 1 needs a Chroma server (MARQUEE_CHROMA_HOST) and "
         "PostgreSQL (MARQUEE_DATABASE_URL); rate limits are shared only with MARQUEE_REDIS_URL.",
     )
+    turn_threads: int | None = Field(
+        None, ge=1, le=64,
+        description="Turns a worker process computes at once; the rest wait their turn in arrival order. "
+        "Unset: 2 (a turn is CPU work, and more threads only share one interpreter lock and stretch every "
+        "turn: evals/REPORT.md §9), 8 with a language model (a turn mostly waits for it).",
+    )
     site_keys: dict[str, list[str]] = Field(
         default_factory=dict,
         description='Site keys for the HTTP API and the widget with the origins each may be used from, '
@@ -231,6 +237,12 @@ class Settings(BaseSettings):
     @property
     def llm_enabled(self) -> bool:
         return bool(self.llm_base_url and self.llm_model)
+
+    @property
+    def resolved_turn_threads(self) -> int:
+        if self.turn_threads is not None:
+            return self.turn_threads
+        return 8 if self.llm_enabled else 2
 
     @property
     def resolved_database_url(self) -> str:

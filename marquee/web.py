@@ -49,7 +49,6 @@ from marquee.streaming import aturn_pieces
 log = logging.getLogger(__name__)
 
 WIDGET_JS = REPO_ROOT / "static" / "widget.js"
-TURN_CONCURRENCY = 8  # turns computed at once; more threads than this only contend for 2-8 cores
 STREAM_WORDS = 3  # words per streamed text event
 STREAM_PAUSE_S = 0.01  # between text events, so a client can render them as they come
 IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".gif": "image/gif"}
@@ -205,7 +204,7 @@ def api_router(marquee: Marquee, settings: Settings, guard: Guard) -> APIRouter:
     """The ``/api/v1`` routes. Every route but the poster images needs a site key."""
     router = APIRouter(prefix=API_PREFIX, tags=["api"])
     posters = Posters(Path(settings.catalog), marquee.deps.posters, image_roots(settings))
-    gate = TurnGate(TURN_CONCURRENCY)
+    gate = TurnGate(settings.resolved_turn_threads)
     key_header = APIKeyHeader(name=KEY_HEADER, auto_error=False,
                               description="The site key; browsers may use it only from its allowed origins.")
 
@@ -446,11 +445,18 @@ def mount_ui(app: FastAPI, marquee: Marquee, settings: Settings, guard: Guard) -
 
 def create_app_from_env() -> FastAPI:
     """The factory uvicorn workers call (``uvicorn --factory marquee.web:create_app_from_env``)."""
-    from retrieval.encoder import one_thread_per_request
+    return serving_app(Settings(), progress=False)
 
-    settings = Settings()
-    marquee = Marquee.open(settings, progress=False)
+
+def serving_app(settings: Settings, *, progress: bool) -> FastAPI:
+    """The app as a serving process runs it: one thread per request for torch and BLAS, and the
+    one-time work done before the first request (:func:`tools.retrieve.warm_up`)."""
+    from retrieval.encoder import one_thread_per_request
+    from tools.retrieve import warm_up
+
+    marquee = Marquee.open(settings, progress=progress)
     one_thread_per_request()
+    warm_up(marquee.deps)
     return create_app(marquee, settings)
 
 
@@ -477,11 +483,7 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     if settings.workers == 1:
-        from retrieval.encoder import one_thread_per_request
-
-        marquee = Marquee.open(settings, progress=True)
-        one_thread_per_request()
-        app = create_app(marquee, settings)
+        app = serving_app(settings, progress=True)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", **uvicorn_options(settings))
         return
     problem = settings.shared_services_problem()

@@ -492,3 +492,36 @@ def test_a_catalog_image_path_outside_the_allowed_folders_is_never_served(tmp_pa
     assert posters.path("p.png") == inside.resolve()
     assert posters.path(str(outside)) is None
     assert posters.path("../secret.png") is None
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_worker_computes_at_most_turn_threads_turns_at_once(serve, marquee, monkeypatch, threads):
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    running, most, guard = [0], [0], threading.Lock()
+    respond = marquee.respond
+
+    def counted(*args, **kwargs):
+        with guard:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3)  # long enough for the other requests to arrive meanwhile
+        try:
+            return respond(*args, **kwargs)
+        finally:
+            with guard:
+                running[0] -= 1
+
+    monkeypatch.setattr(marquee, "respond", counted)
+    client = serve(turn_threads=threads)
+    conversations = [start_conversation(client)["conversation_id"] for _ in range(4)]
+
+    def send(conversation_id: str) -> int:
+        return client.post(f"{API}/conversations/{conversation_id}/messages", json={"text": "a comedy"},
+                           headers=key()).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(send, conversations)) == [200] * 4
+    assert most[0] == threads
