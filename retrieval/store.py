@@ -442,7 +442,9 @@ class ItemStore:
         try:
             text = stem.with_suffix(".ids").read_text()
             ids = text.split("\n") if text else []
-            matrix = np.load(stem.with_suffix(".npy"))
+            # mapped, not read: at a million items the approximate index answers most queries, and
+            # only the rows exact search and candidate scoring touch become resident
+            matrix = np.load(stem.with_suffix(".npy"), mmap_mode="r")
         except (OSError, ValueError) as exc:
             log.warning("ignoring the vector copy %s: %s", stem, exc)
             return False
