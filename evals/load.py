@@ -1,6 +1,6 @@
 """The load benchmark: N simulated users chatting at once with a real Marquee server over HTTP.
 
-``run_load_test`` starts the server (uvicorn, the real app, ``workers`` processes) on a free
+``run_load_test`` starts the server (``marquee serve``, the real app, ``workers`` processes) on a free
 loopback port with a fresh SQLite database or the given one (PostgreSQL for several workers,
 with ``MARQUEE_CHROMA_HOST`` naming a Chroma server), lets ``users`` simulated users each open a
 conversation (or all share one: ``one_conversation``) and send ``turns`` messages back to back
@@ -141,9 +141,8 @@ def _server_env(workspace: Path | None, catalog: Path | None, database_url: str)
 
 
 def start_server(port: int, env: dict[str, str], log_path: Path, *, workers: int = 1) -> subprocess.Popen:
-    """The real app under uvicorn in its own process(es) (the client must not share their GIL)."""
-    command = [sys.executable, "-m", "uvicorn", "marquee.web:create_app_from_env", "--factory",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+    """The app as ``marquee serve`` runs it, in its own process(es) (the client must not share their GIL)."""
+    command = [sys.executable, "-m", "marquee", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers)]
     with open(log_path, "wb") as log_file:
         return subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=log_file, stderr=subprocess.STDOUT)

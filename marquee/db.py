@@ -157,19 +157,19 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
-def create_user(session: Session, *, demographics: UserBase | None = None) -> User:
+def start_conversation(session: Session, *, demographics: UserBase | None = None,
+                       owner_key: str | None = None) -> Conversation:
+    """A new user and their first conversation in one transaction; the conversation is returned as
+    written (nothing is read back: a burst of new visitors costs one commit each)."""
     user = User.model_validate((demographics or UserBase()).model_dump())
-    session.add(user)
-    session.commit()
-    session.refresh(user)
-    return user
-
-
-def create_conversation(session: Session, *, user: User, owner_key: str | None = None) -> Conversation:
     conversation = Conversation(user_id=user.id, owner_key=owner_key, state=PreferenceState().model_dump_json())
+    session.add(user)
+    session.flush()  # the user's row first: the conversation refers to it
     session.add(conversation)
+    written = {name: getattr(conversation, name) for name in Conversation.model_fields}
     session.commit()
-    session.refresh(conversation)
+    for name, value in written.items():
+        set_committed_value(conversation, name, value)
     return conversation
 
 

@@ -342,14 +342,18 @@ class Marquee:
 
     def new_conversation(self, *, demographics: db.UserBase | GivenDemographics | None = None,
                          owner_key: str | None = None) -> str:
-        """A new user and their first conversation. ``demographics`` are stored only when given;
-        what cannot be used is noted in the first list's reply."""
+        """A new user and their first conversation (its id). ``demographics`` are stored only when
+        given; what cannot be used is noted in the first list's reply."""
+        return self.start_conversation(demographics=demographics, owner_key=owner_key).id
+
+    def start_conversation(self, *, demographics: db.UserBase | GivenDemographics | None = None,
+                           owner_key: str | None = None) -> db.Conversation:
+        """:meth:`new_conversation`, returning the stored row (its user and creation time too)."""
         row, notes = _user_row(demographics)
         with Session(self.engine) as session:
-            user = db.create_user(session, demographics=row)
-            conversation_id = db.create_conversation(session, user=user, owner_key=owner_key).id
-        self._remember_notes(conversation_id, notes)
-        return conversation_id
+            conversation = db.start_conversation(session, demographics=row, owner_key=owner_key)
+        self._remember_notes(conversation.id, notes)
+        return conversation
 
     def _remember_notes(self, conversation_id: str, notes: list[str], limit: int = 10_000) -> None:
         if not notes:

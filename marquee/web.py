@@ -221,8 +221,7 @@ def api_router(marquee: Marquee, settings: Settings, guard: Guard) -> APIRouter:
                  summary="Start a conversation (optionally with the user's demographics)")
     def create_conversation(body: ConversationCreate | None = None, key: str = Depends(site_key)) -> ConversationCreated:
         demographics = db.UserBase(**body.demographics.model_dump()) if body and body.demographics else None
-        conversation_id = marquee.new_conversation(demographics=demographics, owner_key=key)
-        conversation = owned(conversation_id, key)
+        conversation = marquee.start_conversation(demographics=demographics, owner_key=key)
         return ConversationCreated(conversation_id=conversation.id, user_id=conversation.user_id,
                                    created_at=conversation.created_at)
 
@@ -491,8 +490,13 @@ def serve(settings: Settings) -> None:
         raise ConfigError(problem)
     from marquee.service import load_deps
 
+    from marquee.workers import reuse_port_supported, run_workers
+
     load_deps(settings, progress=True)  # build the index once, before the workers open it
     export_settings(settings)
+    if reuse_port_supported():  # a socket per worker: connections spread evenly (marquee/workers.py)
+        run_workers(settings.workers, settings.host, settings.port, uvicorn_options(settings))
+        return
     uvicorn.run("marquee.web:create_app_from_env", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers, log_level="info", **uvicorn_options(settings))
 

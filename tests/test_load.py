@@ -64,8 +64,7 @@ def test_the_check_catches_lost_and_duplicated_turns(tmp_path):
     from sqlmodel import Session
 
     with Session(engine) as session:
-        user = db.create_user(session)
-        conversation = db.create_conversation(session, user=user)
+        conversation = db.start_conversation(session)
         for text in ("hello", "a western", "a western"):
             db.add_turn(session, conversation=conversation, utterance=text, parsed="{}", reply=Reply(text="ok"),
                         tool_calls=[], parser="rules", planner="policy", latency_ms=1.0, state=PreferenceState())

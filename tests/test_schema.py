@@ -23,8 +23,10 @@ def test_a_new_database_gets_exactly_the_tables_the_code_uses(database_url):
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert differences == []
-    with Session(engine) as session:  # and it works: a user, a conversation, a turn
-        conversation = db.create_conversation(session, user=db.create_user(session))
+    with Session(engine) as session:  # and it works: a user and a conversation, read back
+        conversation_id = db.start_conversation(session).id
+    with Session(engine) as session:
+        conversation = db.get_conversation(session, conversation_id)
         assert conversation.created_at.tzinfo is not None or engine.dialect.name == "sqlite"
     engine.dispose()
 
@@ -46,7 +48,7 @@ def test_a_database_made_before_migrations_keeps_its_rows(tmp_path):
     old = create_engine(url)
     SQLModel.metadata.create_all(old)  # what every start did before migrations
     with Session(old) as session:
-        conversation_id = db.create_conversation(session, user=db.create_user(session)).id
+        conversation_id = db.start_conversation(session).id
     old.dispose()
 
     engine = db.make_engine(url)
