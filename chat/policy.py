@@ -78,9 +78,10 @@ def relaxed_states(state: PreferenceState, update: PreferenceUpdate) -> list[Pre
         "genres_include": bool(update.genres_include), "people_include": bool(update.people_include),
         "anchor_ids": bool(update.titles_like or update.refers_to_shown),
     }
-    present = [name for name in RELAXABLE if _without(state, [name]) != state]
+    without = {name: _without(state, [name]) for name in RELAXABLE}
+    present = [name for name in RELAXABLE if without[name] != state]
     order = [n for n in present if not said_now[n]] + [n for n in present if said_now[n]]
-    out = [_without(state, [name]) for name in order]
+    out = [without[name] for name in order]
     earlier = [n for n in present if not said_now[n]]
     if len(earlier) > 1:
         out.append(_without(state, earlier))

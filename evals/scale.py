@@ -71,15 +71,27 @@ def synthetic_catalog(n: int, *, dim: int = DIM, seed: int = 7) -> tuple[list[st
     return [f"s{i}" for i in range(n)], matrix, columns
 
 
+def percentile_ms(values: list[float], p: float) -> float:
+    """The ``p``-th percentile of timings in ms, rounded (0 when there are none)."""
+    return round(float(np.percentile(values, p)), 2) if values else 0.0
+
+
 def _peak_rss_mb() -> float:
     """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from the parent)."""
+    peak = memory_status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def memory_status_mb(field: str) -> float | None:
+    """A memory line of ``/proc/self/status`` (``VmRSS``: resident now, ``VmHWM``: its peak) in MB;
+    ``None`` where there is no such file."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return None
 
 
 def build(n: int, folder: Path, *, chroma_max: int, seed: int = 7) -> dict[str, Any]:
@@ -179,15 +191,12 @@ def probe(folder: Path, queries: int, seed: int, recall_queries: int) -> dict[st
         truth_ids = {i for i, _ in truth}
         recalls[kind].append(len(truth_ids & {i for i, _ in got}) / max(1, len(truth_ids)))
 
-    def pct(values: list[float], p: float) -> float:
-        return round(float(np.percentile(values, p)), 2) if values else 0.0
-
     return {
         "index": "ivf" if store.approximate else "exact",
         "startup_s": round(startup_s, 2), "serve_peak_rss_mb": round(serve_rss_mb, 0),
-        "filtered_p50_ms": pct(timings["filtered"], 50), "filtered_p95_ms": pct(timings["filtered"], 95),
-        "like_x_p50_ms": pct(timings["like_x"], 50), "like_x_p95_ms": pct(timings["like_x"], 95),
-        "exact_p50_ms": pct(exact_ms, 50), "exact_p95_ms": pct(exact_ms, 95),
+        "filtered_p50_ms": percentile_ms(timings["filtered"], 50), "filtered_p95_ms": percentile_ms(timings["filtered"], 95),
+        "like_x_p50_ms": percentile_ms(timings["like_x"], 50), "like_x_p95_ms": percentile_ms(timings["like_x"], 95),
+        "exact_p50_ms": percentile_ms(exact_ms, 50), "exact_p95_ms": percentile_ms(exact_ms, 95),
         "recall_at_50_filtered": round(float(np.mean(recalls["filtered"])), 4) if recalls["filtered"] else None,
         "recall_at_50_like_x": round(float(np.mean(recalls["like_x"])), 4) if recalls["like_x"] else None,
         "queries": queries,

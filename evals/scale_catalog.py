@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from evals.scale import GENRE_SHARE, GENRES, _peak_rss_mb
+from evals.scale import GENRE_SHARE, GENRES, _peak_rss_mb, memory_status_mb, percentile_ms
 from marquee.errors import MarqueeError
 
 WORDS = ("night day love war city dead last blue dark gold star road house king river girl man "
@@ -65,16 +65,9 @@ def synthetic_items(n: int, seed: int = 7) -> list:
     return items
 
 
-def _pct(values: list[float], p: float) -> float:
-    return round(float(np.percentile(values, p)), 2) if values else 0.0
-
-
 def _rss_mb() -> float:
     """This process's resident memory now (VmRSS), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 0)
-    return 0.0
+    return round(memory_status_mb("VmRSS") or 0.0, 0)
 
 
 def _timed(fn, count: int) -> list[float]:
@@ -102,11 +95,10 @@ def _requests(n: int, queries: int, seed: int):
 
 def _browse_order(catalog) -> tuple[list, Any]:
     """Items by popularity and their fact columns: what ``tools.retrieve`` builds at the first browse."""
-    from retrieval.relevance import popularity_prior
-    from tools.filtering import FactColumns
+    from tools.retrieve import BrowseOrder, popularity_key
 
-    order = sorted(catalog, key=lambda it: -popularity_prior(it.n_ratings, it.mean_rating))
-    return order, FactColumns.of(order)
+    order = BrowseOrder.of(sorted(catalog, key=popularity_key))
+    return order.items, order.facts
 
 
 def _time_queries(prefix: str, n: int, queries: int, seed: int, keywords, similarity, order, facts) -> dict[str, Any]:
@@ -129,9 +121,9 @@ def _time_queries(prefix: str, n: int, queries: int, seed: int, keywords, simila
     answers = [[(x.item_id, x.score) for x in similarity.similar([anchors[q]], LIKE_K)] for q in range(5)]
     answers += [keywords.top(texts[q], QUERY_K) for q in range(5)]
     return {
-        f"{prefix}like_x_similar_p50_ms": _pct(like, 50), f"{prefix}like_x_similar_p95_ms": _pct(like, 95),
-        f"{prefix}keyword_top50_p50_ms": _pct(words, 50), f"{prefix}keyword_top50_p95_ms": _pct(words, 95),
-        f"{prefix}browse150_p50_ms": _pct(browsing, 50), f"{prefix}browse150_p95_ms": _pct(browsing, 95),
+        f"{prefix}like_x_similar_p50_ms": percentile_ms(like, 50), f"{prefix}like_x_similar_p95_ms": percentile_ms(like, 95),
+        f"{prefix}keyword_top50_p50_ms": percentile_ms(words, 50), f"{prefix}keyword_top50_p95_ms": percentile_ms(words, 95),
+        f"{prefix}browse150_p50_ms": percentile_ms(browsing, 50), f"{prefix}browse150_p95_ms": percentile_ms(browsing, 95),
         "answers": json.loads(json.dumps(answers)),
     }
 

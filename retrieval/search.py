@@ -63,10 +63,7 @@ class KeywordIndex:
     """BM25 over item facts, plus fuzzy title lookup. Built once per catalog (~1 s for 10k)."""
 
     def __init__(self, catalog: Catalog, *, k1: float = 1.2, b: float = 0.75, title_weight: int = 2):
-        self.catalog = catalog
-        self.ids: list[str] = list(catalog.ids)
-        self._row = {item_id: row for row, item_id in enumerate(self.ids)}
-        self._id_array = np.array(self.ids, dtype=str)
+        self._attach(catalog)
         self.vocabulary: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
@@ -96,6 +93,13 @@ class KeywordIndex:
                                      for i in self.ids])
         self._index_titles()
 
+    def _attach(self, catalog: Catalog) -> None:
+        """The catalog the index covers; its ids' order is the rows' order."""
+        self.catalog = catalog
+        self.ids: list[str] = list(catalog.ids)
+        self._row = {item_id: row for row, item_id in enumerate(self.ids)}
+        self._id_array = np.array(self.ids, dtype=str)
+
     def _index_titles(self) -> None:
         """Distinct title keys, and the items of each, most rated first (for :meth:`title_matches`)."""
         catalog = self.catalog
@@ -120,10 +124,7 @@ class KeywordIndex:
         if arrays is None:
             return None
         index = cls.__new__(cls)
-        index.catalog = catalog
-        index.ids = list(catalog.ids)
-        index._row = {item_id: row for row, item_id in enumerate(index.ids)}
-        index._id_array = np.array(index.ids, dtype=str)
+        index._attach(catalog)
         index.vocabulary = {word: column for column, word in enumerate(words_from(arrays["vocabulary"]))}
         index._weights = sparse_from(arrays, "weights", sparse.csc_matrix)
         index._popularity = arrays["popularity"]

@@ -115,10 +115,7 @@ class ItemSimilarity:
 
     def __init__(self, catalog: Catalog, *, likes: tuple[Sequence[str], Sequence[str]] | None = None,
                  story: tuple[Sequence[str], np.ndarray] | None = None, weights: Mapping[str, float] | None = None):
-        self.catalog = catalog
-        self.ids: list[str] = list(catalog.ids)
-        self.index = {item_id: n for n, item_id in enumerate(self.ids)}
-        self.weights = dict(WEIGHTS if weights is None else weights)
+        self._attach(catalog, weights)
         items = [catalog.items[i] for i in self.ids]
         self._people = _idf_cosine_matrix([_people_features(i) for i in items])
         self._genres = _idf_cosine_matrix([_genre_features(i) for i in items])
@@ -127,6 +124,13 @@ class ItemSimilarity:
         self._likes = self._like_matrix(*likes) if likes else None
         self._story, self._has_story = self._story_matrix(story)
         self._index_features()
+
+    def _attach(self, catalog: Catalog, weights: Mapping[str, float] | None) -> None:
+        """The catalog the model scores (its ids' order is the rows' order) and the mix's weights."""
+        self.catalog = catalog
+        self.ids: list[str] = list(catalog.ids)
+        self.index = {item_id: n for n, item_id in enumerate(self.ids)}
+        self.weights = dict(WEIGHTS if weights is None else weights)
 
     def _index_features(self) -> None:
         """What scoring one anchor needs besides the matrices: each feature's items (to find the
@@ -198,10 +202,7 @@ class ItemSimilarity:
         if arrays is None:
             return None
         model = cls.__new__(cls)
-        model.catalog = catalog
-        model.ids = list(catalog.ids)
-        model.index = {item_id: n for n, item_id in enumerate(model.ids)}
-        model.weights = dict(WEIGHTS if weights is None else weights)
+        model._attach(catalog, weights)
         for name, kind in cls._SAVED_MATRICES.items():
             setattr(model, f"_{name}", sparse_from(arrays, name, kind) if f"{name}.data" in arrays else None)
         for name in cls._SAVED_ARRAYS:

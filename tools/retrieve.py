@@ -177,14 +177,18 @@ def by_popularity(deps: ToolDeps) -> list:
     return _popular(deps).items
 
 
+def popularity_key(item) -> float:
+    """Sort key of the popularity order: most popular first."""
+    return -popularity_prior(item.n_ratings, item.mean_rating)
+
+
 def _popular(deps: ToolDeps) -> BrowseOrder:
-    return _browse_order(deps, "by_popularity", lambda it: -popularity_prior(it.n_ratings, it.mean_rating))
+    return _browse_order(deps, "by_popularity", popularity_key)
 
 
 def _hidden_gems(deps: ToolDeps) -> BrowseOrder:
     """Most popular first, then re-sorted by hidden gem (stable): the "surprise me" order."""
-    popular = _popular(deps).items
-    rank = {item.id: n for n, item in enumerate(popular)}
+    rank = _popular(deps).position
     return _browse_order(deps, "by_hidden_gem", lambda it: (-hidden_gem(it.n_ratings, it.mean_rating), rank[it.id]))
 
 
