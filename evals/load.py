@@ -4,7 +4,8 @@
 loopback port with a fresh SQLite database or the given one (PostgreSQL for several workers,
 with ``MARQUEE_CHROMA_HOST`` naming a Chroma server), lets ``users`` simulated users each open a
 conversation (or all share one: ``one_conversation``) and send ``turns`` messages back to back
-(half of them through the streaming endpoint, as the widget does), then stops the server and
+(half of them through the streaming endpoint, as the widget does; each user on a connection of its
+own, as each browser has its own), then stops the server and
 checks in the database that every message sent is stored exactly once, in order, at the turn
 number its reply gave.
 
@@ -19,6 +20,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -259,22 +261,40 @@ async def _user(client: httpx.AsyncClient, index: int, turns: int, run: _Run, sh
             mine.append(number)
 
 
-async def _simulate(url: str, users: int, turns: int, timeout_s: float, run: _Run, one_conversation: bool) -> None:
+async def _user_with_own_connection(url: str, tls: ssl.SSLContext, index: int, turns: int, run: _Run,
+                                    shared: str | None) -> None:
+    async with _client(url, tls) as client:
+        await _user(client, index, turns, run, shared)
+
+
+def _client(url: str, tls: ssl.SSLContext) -> httpx.AsyncClient:
+    """One user's HTTP client: one connection, as a browser sends one message after the other.
+
+    Each user has its own (a browser does): one client shared by 100 users held requests in its
+    connection pool for up to 2.5 s before it sent them, a delay the server never saw (evals/REPORT.md
+    section 9, session 6), and it spent 6 ms of CPU per turn against 2.6 for a client per user.
+    """
     # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s) closes them:
     # a request sent on a connection the server is closing at that moment fails with a ReadError.
-    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users,
-                          keepalive_expiry=CLIENT_KEEPALIVE_S)
-    async with httpx.AsyncClient(base_url=url, headers={"X-Marquee-Key": SITE_KEY}, limits=limits,
-                                 timeout=httpx.Timeout(REQUEST_TIMEOUT_S, connect=30.0)) as client:
-        shared = await _open_conversation(client, run) if one_conversation else None
-        if one_conversation and shared is None:
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=CLIENT_KEEPALIVE_S)
+    return httpx.AsyncClient(base_url=url, headers={"X-Marquee-Key": SITE_KEY}, limits=limits, verify=tls,
+                             timeout=httpx.Timeout(REQUEST_TIMEOUT_S, connect=30.0))
+
+
+async def _simulate(url: str, users: int, turns: int, timeout_s: float, run: _Run, one_conversation: bool) -> None:
+    tls = ssl.create_default_context()  # one for all users: each costs ~20 ms of CPU to load
+    shared = None
+    if one_conversation:
+        async with _client(url, tls) as client:
+            shared = await _open_conversation(client, run)
+        if shared is None:
             return
-        tasks = [asyncio.create_task(_user(client, i, turns, run, shared)) for i in range(users)]
-        done, pending = await asyncio.wait(tasks, timeout=timeout_s)
-        for task in pending:
-            task.cancel()
-            run.fail("timeout")
-        await asyncio.gather(*pending, return_exceptions=True)
+    tasks = [asyncio.create_task(_user_with_own_connection(url, tls, i, turns, run, shared)) for i in range(users)]
+    done, pending = await asyncio.wait(tasks, timeout=timeout_s)
+    for task in pending:
+        task.cancel()
+        run.fail("timeout")
+    await asyncio.gather(*pending, return_exceptions=True)
 
 
 def stored_turns(database_url: str, conversation_ids: list[str]) -> dict[str, list[tuple[int, str]]]:
