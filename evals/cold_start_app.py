@@ -2,7 +2,7 @@
 
 The evaluated data set becomes the served catalog, built the way the app loads any catalog: its
 items (with rating counts and means from the training users) and the training users' ratings
-are written as a catalog folder, and :func:`marquee.service.load_deps` builds the item store,
+are written as a catalog folder, and :func:`marquee.startup.load_deps` builds the item store,
 the keyword index and the collaborative model from it. Each test user then has the turn a
 new user has in the app: their ``n`` revealed interactions are feedback (rating >= 4 liked,
 <= 2 disliked, else seen, as the buttons record them), their demographics are their profile,
@@ -32,7 +32,8 @@ from chat.rule_parser import RuleParser
 from chat.schemas import PreferenceState
 from chat.state import merge
 from marquee.db import FEEDBACK_WEIGHTS
-from marquee.service import _record_feedback, load_deps
+from marquee.service import _record_feedback
+from marquee.startup import load_deps
 from marquee.settings import DEMO_CATALOG, Settings
 from retrieval.cold_start import build_cold_start_ranker
 from retrieval.demographics import DemographicDataset

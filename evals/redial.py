@@ -349,7 +349,8 @@ def run_redial_eval(turns: Path, kb: Path, *, limit: int | None = None, folds: i
 
     ``train``: extra dialogue files to learn from (default: :func:`sibling_dialogue_files`).
     """
-    from marquee.service import Marquee, load_deps
+    from marquee.service import Marquee
+    from marquee.startup import load_deps
     from marquee.settings import Settings
 
     if folds == 1 or folds < 0:

@@ -1,7 +1,7 @@
 """Building a workspace from any catalog source: items in Marquee's format plus the vector index,
 and the collections of the other modalities (posters, precomputed vectors).
 
-:func:`open_modalities` is shared by ingestion and by start-up (``marquee.service.load_deps``):
+:func:`open_modalities` is shared by ingestion and by start-up (``marquee.startup.load_deps``):
 one collection per modality, same item ids as ``items_text``, each built atomically and reused
 while its catalog, encoder and input files are unchanged.
 """

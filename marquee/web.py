@@ -496,7 +496,7 @@ def serve(settings: Settings) -> None:
     problem = settings.shared_services_problem()
     if problem:
         raise ConfigError(problem)
-    from marquee.service import load_deps
+    from marquee.startup import load_deps
 
     from marquee.workers import reuse_port_supported, run_workers
 

@@ -64,7 +64,7 @@ def demo_workspace(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def demo_deps(demo_workspace):
-    from marquee.service import load_deps
+    from marquee.startup import load_deps
     from marquee.settings import Settings
 
     return load_deps(Settings(workspace=demo_workspace), progress=False)

@@ -20,7 +20,8 @@ from PIL import Image, ImageDraw
 
 from marquee.llm import build_chat_model
 from marquee.ingest import ingest_catalog, write_items
-from marquee.service import Marquee, load_deps
+from marquee.service import Marquee
+from marquee.startup import load_deps
 from marquee.settings import Settings
 from prompts.captions import CAPTION_PROMPT
 from retrieval.captions import PosterCaptioner, clean_caption

@@ -21,7 +21,8 @@ from evals.grounding import grounding_errors
 from marquee import db
 from marquee.doors import Guard
 from marquee.errors import ConfigError
-from marquee.service import GivenDemographics, Marquee, attach_cold_start
+from marquee.service import GivenDemographics, Marquee
+from marquee.startup import attach_cold_start
 from prompts.cold_start import NOTE_NO_DEMOGRAPHIC_MODEL
 from retrieval.demographics import Demographics
 

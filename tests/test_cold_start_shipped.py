@@ -18,7 +18,8 @@ from sqlmodel import Session, select
 from marquee import db
 from marquee.doors import Guard
 from marquee.errors import ConfigError
-from marquee.service import GivenDemographics, Marquee, attach_cold_start
+from marquee.service import GivenDemographics, Marquee
+from marquee.startup import attach_cold_start
 from marquee.settings import DEMO_CATALOG
 from marquee.ui import build_ui
 from marquee.web import create_app

@@ -21,7 +21,8 @@ from PIL import Image, ImageDraw
 
 from marquee.errors import BadInput
 from marquee.ingest import ingest_catalog, write_items
-from marquee.service import Marquee, load_deps
+from marquee.service import Marquee
+from marquee.startup import load_deps
 from marquee.settings import Settings
 from retrieval.catalog import Item
 

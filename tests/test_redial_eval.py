@@ -176,7 +176,8 @@ def test_bad_options_are_refused(files, tmp_path):
 @pytest.fixture(scope="module")
 def tiny_marquee(tmp_path_factory):
     from evals.redial import kb_workspace
-    from marquee.service import Marquee, load_deps
+    from marquee.service import Marquee
+    from marquee.startup import load_deps
     from marquee.settings import Settings
 
     root = tmp_path_factory.mktemp("redial")

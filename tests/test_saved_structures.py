@@ -79,7 +79,7 @@ def test_files_built_from_another_catalog_are_not_read(tmp_path):
 
 def test_the_app_reads_what_its_first_start_saved_and_rebuilds_a_damaged_file(demo_deps, demo_workspace, monkeypatch,
                                                                              caplog):
-    from marquee.service import load_deps
+    from marquee.startup import load_deps
     from marquee.settings import Settings
 
     settings = Settings(workspace=demo_workspace)
