@@ -94,10 +94,15 @@ def _requests(n: int, queries: int, seed: int):
 
 
 def _browse_order(catalog) -> tuple[list, Any]:
-    """Items by popularity and their fact columns: what ``tools.retrieve`` builds at the first browse."""
-    from tools.retrieve import BrowseOrder, popularity_key
+    """Items by popularity and their fact columns, timed with the "surprise me" order built beside
+    them: what ``tools.retrieve.warm_up`` builds before a serving process's first request."""
+    from tools.filtering import FactColumns
+    from tools.retrieve import hidden_gem_order, popularity_order
 
-    order = BrowseOrder.of(sorted(catalog, key=popularity_key))
+    items = list(catalog)
+    facts = FactColumns.of(items)
+    order = popularity_order(items, facts)
+    hidden_gem_order(items, facts, order)
     return order.items, order.facts
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from chat.schemas import PreferenceState
 from retrieval.relevance import SURPRISE, hidden_gem, popularity_prior
 from tools.filtering import FactColumns, check_item
-from tools.retrieve import _browse, by_popularity
+from tools.retrieve import _browse, by_popularity, hidden_gem_order, popularity_key, popularity_order
 
 STATES = [
     {},
@@ -63,3 +64,38 @@ def test_the_vector_test_never_drops_an_item_the_constraints_allow(demo_deps):
         assert not any(a and not m for a, m in zip(allowed, may)), state
         # and it decides these constraints fully: nothing it lets through fails them
         assert [bool(m) for m in may] == allowed, state
+
+
+def assert_same_facts(a: FactColumns, b: FactColumns) -> None:
+    np.testing.assert_array_equal(a.years, b.years)
+    np.testing.assert_array_equal(a.runtimes, b.runtimes)
+    np.testing.assert_array_equal(a.has_genres, b.has_genres)
+    assert a.genres.keys() == b.genres.keys() and a.audiences.keys() == b.audiences.keys()
+    for genre in a.genres:
+        np.testing.assert_array_equal(a.genres[genre], b.genres[genre])
+    for audience in a.audiences:
+        np.testing.assert_array_equal(a.audiences[audience], b.audiences[audience])
+
+
+def test_the_browse_orders_are_stable_sorts_by_popularity_and_by_hidden_gem(demo_deps):
+    """The orders are sorted as arrays; they must be exactly Python's stable sorts by the keys,
+    ties (here: many items with the same ratings, and items without any) in catalog order."""
+    base = list(demo_deps.catalog)[:400]
+    tied = [item.model_copy(update={"id": f"{item.id}-tied", "n_ratings": 12, "mean_rating": 4.0}) for item in base[:40]]
+    unrated = [item.model_copy(update={"id": f"{item.id}-unrated", "n_ratings": 0, "mean_rating": None})
+               for item in base[40:60]]
+    items = [*base, *tied, *unrated]
+    random.Random(5).shuffle(items)
+    facts = FactColumns.of(items)
+
+    popular = popularity_order(items, facts)
+    expected = sorted(items, key=popularity_key)
+    assert [item.id for item in popular.items] == [item.id for item in expected]
+    assert_same_facts(popular.facts, FactColumns.of(expected))
+    rank = {item.id: n for n, item in enumerate(expected)}
+    assert popular.position == rank
+
+    gems = hidden_gem_order(items, facts, popular)
+    expected = sorted(items, key=lambda it: (-hidden_gem(it.n_ratings, it.mean_rating), rank[it.id]))
+    assert [item.id for item in gems.items] == [item.id for item in expected]
+    assert_same_facts(gems.facts, FactColumns.of(expected))

@@ -94,6 +94,12 @@ class FactColumns:
                        for audience in AUDIENCES},
         )
 
+    def take(self, rows: np.ndarray) -> "FactColumns":
+        """The same facts for the items at ``rows``, in that order."""
+        return FactColumns(years=self.years[rows], runtimes=self.runtimes[rows], has_genres=self.has_genres[rows],
+                           genres={genre: column[rows] for genre, column in self.genres.items()},
+                           audiences={audience: column[rows] for audience, column in self.audiences.items()})
+
     def may_pass(self, state: PreferenceState) -> np.ndarray:
         """Rows that may pass :func:`check_item` for ``state``: every row it allows is among them
         (genres, years, runtime and audience are decided here; people and ruled-out words are not)."""

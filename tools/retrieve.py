@@ -147,26 +147,53 @@ class BrowseOrder:
     items: list
     position: dict[str, int]
     facts: FactColumns
+    rows: np.ndarray  # row r of this order is the catalog's item rows[r]
 
     @classmethod
-    def of(cls, items: list) -> "BrowseOrder":
-        return cls(items, {item.id: n for n, item in enumerate(items)}, FactColumns.of(items))
+    def taking(cls, items: list, facts: FactColumns, rows: np.ndarray) -> "BrowseOrder":
+        """``items`` (and ``facts``, their columns) in the order ``rows``."""
+        ordered = [items[r] for r in rows.tolist()]
+        return cls(ordered, {item.id: n for n, item in enumerate(ordered)}, facts.take(rows), rows)
 
 
-def _browse_order(deps: ToolDeps, name: str, key) -> BrowseOrder:
-    """The catalog sorted by ``key`` (stable), computed once per catalog and kept in ``deps.extras``."""
+def popularity_key(item) -> float:
+    """Sort key of the popularity order: most popular first."""
+    return -popularity_prior(item.n_ratings, item.mean_rating)
+
+
+def popularity_order(items: list, facts: FactColumns) -> BrowseOrder:
+    """``items`` most popular first; ties keep their order (a stable sort by :func:`popularity_key`)."""
+    keys = np.fromiter((popularity_key(item) for item in items), dtype=np.float64, count=len(items))
+    return BrowseOrder.taking(items, facts, np.argsort(keys, kind="stable"))
+
+
+def hidden_gem_order(items: list, facts: FactColumns, popular: BrowseOrder) -> BrowseOrder:
+    """The "surprise me" order: the best hidden gems first, ties in ``popular``'s order."""
+    gem = np.fromiter((-hidden_gem(item.n_ratings, item.mean_rating) for item in items), dtype=np.float64,
+                      count=len(items))
+    rank = np.empty(len(items), dtype=np.int64)
+    rank[popular.rows] = np.arange(len(items))
+    return BrowseOrder.taking(items, facts, np.lexsort((rank, gem)))
+
+
+def _browse_orders(deps: ToolDeps) -> tuple[BrowseOrder, BrowseOrder]:
+    """The popularity and "surprise me" orders, built once per catalog (sorted as arrays; the facts
+    read from the items once, then reordered) and kept in ``deps.extras``."""
     with deps.lock:
-        cached = deps.extras.get(name)
+        cached = deps.extras.get("browse_orders")
         if cached is None or cached[0] is not deps.catalog:
-            cached = deps.extras[name] = (deps.catalog, BrowseOrder.of(sorted(deps.catalog, key=key)))
-    return cached[1]
+            items = list(deps.catalog)
+            facts = FactColumns.of(items)
+            popular = popularity_order(items, facts)
+            cached = deps.extras["browse_orders"] = (deps.catalog, popular, hidden_gem_order(items, facts, popular))
+    return cached[1], cached[2]
 
 
 def warm_up(deps: ToolDeps) -> None:
     """Do a serving process's one-time work before the first request instead of during it: the
     browse orders, the store-to-similarity row map, and a first pass of the text encoder (its
     first call allocates). ~150 ms on the demo catalog, paid by the start-up, not by a user."""
-    _hidden_gems(deps)  # builds the popularity order too
+    _browse_orders(deps)
     if deps.similarity is not None:
         _store_mask_as_similarity_rows(deps, np.zeros(len(deps.store.ids), dtype=bool))
     deps.encoder.encode(["warm up"])
@@ -177,19 +204,12 @@ def by_popularity(deps: ToolDeps) -> list:
     return _popular(deps).items
 
 
-def popularity_key(item) -> float:
-    """Sort key of the popularity order: most popular first."""
-    return -popularity_prior(item.n_ratings, item.mean_rating)
-
-
 def _popular(deps: ToolDeps) -> BrowseOrder:
-    return _browse_order(deps, "by_popularity", popularity_key)
+    return _browse_orders(deps)[0]
 
 
 def _hidden_gems(deps: ToolDeps) -> BrowseOrder:
-    """Most popular first, then re-sorted by hidden gem (stable): the "surprise me" order."""
-    rank = _popular(deps).position
-    return _browse_order(deps, "by_hidden_gem", lambda it: (-hidden_gem(it.n_ratings, it.mean_rating), rank[it.id]))
+    return _browse_orders(deps)[1]
 
 
 def any_item_fits(deps: ToolDeps, state: PreferenceState) -> bool:
