@@ -267,7 +267,8 @@ def format_table(report: dict[str, Any]) -> str:
             ("catalog side, later start", f"{report['startup_after_build_s']} s: items {report['loaded_items_s']} s, "
                                           f"fingerprint {report['loaded_fingerprint_s']} s, keyword index "
                                           f"{report['loaded_keyword_index_s']} s, similarity {report['loaded_similarity_s']} s "
-                                          f"(browse order at the first browse: {report['loaded_browse_order_s']} s)"),
+                                          "(then both browse orders, as a serving process builds them before its first "
+                                          f"request: {report['loaded_browse_order_s']} s)"),
             ('  "like X" from facts p50 / p95', f"{report['loaded_like_x_similar_p50_ms']} / "
                                                f"{report['loaded_like_x_similar_p95_ms']} ms"),
             ("  keyword top-50 p50 / p95", f"{report['loaded_keyword_top50_p50_ms']} / {report['loaded_keyword_top50_p95_ms']} ms"),

@@ -79,9 +79,10 @@ def assert_same_facts(a: FactColumns, b: FactColumns) -> None:
 
 def test_the_browse_orders_are_stable_sorts_by_popularity_and_by_hidden_gem(demo_deps):
     """The orders are sorted as arrays; they must be exactly Python's stable sorts by the keys,
-    ties (here: many items with the same ratings, and items without any) in catalog order."""
+    ties (here: many items with the same ratings, and items without any) in their input order."""
     base = list(demo_deps.catalog)[:400]
-    tied = [item.model_copy(update={"id": f"{item.id}-tied", "n_ratings": 12, "mean_rating": 4.0}) for item in base[:40]]
+    tied = [item.model_copy(update={"id": f"{item.id}-tied", "n_ratings": 12, "mean_rating": 4.0})
+            for item in base[:40]]
     unrated = [item.model_copy(update={"id": f"{item.id}-unrated", "n_ratings": 0, "mean_rating": None})
                for item in base[40:60]]
     items = [*base, *tied, *unrated]
