@@ -12,7 +12,7 @@ from marquee.settings import Settings
 def main(settings: Settings | None = None) -> None:
     """Serve the whole web app with uvicorn on ``settings.host:settings.port`` (``settings.workers``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from marquee.web import serve
+    from marquee.serving import serve
 
     serve(settings or Settings())
 

@@ -16,7 +16,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 
 class HeaderTimeoutH11Protocol(H11Protocol):
-    # set by marquee.web.uvicorn_options; worker processes read the exported setting
+    # set by marquee.serving.uvicorn_options; worker processes read the exported setting
     header_timeout_s: float = float(os.environ.get("MARQUEE_HTTP_HEADER_TIMEOUT_S", "10"))
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

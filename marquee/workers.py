@@ -25,7 +25,7 @@ from marquee.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-APP = "marquee.web:create_app_from_env"
+APP = "marquee.serving:create_app_from_env"
 BACKLOG = 2048  # uvicorn's default
 STOP_TIMEOUT_S = 30.0
 

@@ -17,7 +17,8 @@ from marquee import db
 from marquee.errors import LLMError
 from marquee.service import Marquee
 from marquee.settings import Settings
-from marquee.web import create_app, serve_in_thread
+from marquee.web import create_app
+from marquee.serving import serve_in_thread
 from retrieval.catalog import Catalog
 
 SHOP = "https://shop.example"

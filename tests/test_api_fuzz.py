@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from marquee import db
-from marquee.web import create_app, serve_in_thread
+from marquee.web import create_app
+from marquee.serving import serve_in_thread
 
 KEY = {"X-Marquee-Key": "fuzz-key"}
 pytestmark = pytest.mark.slow

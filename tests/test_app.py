@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 from gradio_client import Client
 
-from marquee.web import create_app, serve_in_thread
+from marquee.web import create_app
+from marquee.serving import serve_in_thread
 
 KEYS = {"shop-key": ["https://shop.example"], "other-key": ["https://other.example"]}
 

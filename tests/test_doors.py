@@ -20,7 +20,8 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from marquee import db
-from marquee.web import create_app, serve_in_thread
+from marquee.web import create_app
+from marquee.serving import serve_in_thread
 
 KEYS = {"shop-key": ["https://shop.example"], "other-key": ["https://other.example"]}
 SECRET = "a-test-secret-of-32-characters!!"

@@ -11,7 +11,8 @@ import httpx
 
 from marquee.doors import Guard, ui_secret
 from marquee.settings import Settings
-from marquee.web import create_app, serve_in_thread
+from marquee.web import create_app
+from marquee.serving import serve_in_thread
 from tools.retrieve import _cached_vector
 
 

@@ -126,7 +126,8 @@ def test_a_conversation_with_the_llm_parser_and_planner_answers_every_turn(llama
 
 
 def test_the_stream_route_sends_the_models_words_as_they_come(llama, demo_deps, demo_workspace, tmp_path):
-    from marquee.web import create_app, serve_in_thread
+    from marquee.web import create_app
+    from marquee.serving import serve_in_thread
     from test_api import KEYS, key, sse_events, start_conversation
 
     marquee = Marquee(_settings(demo_workspace, tmp_path, llama.base_url), demo_deps)

@@ -18,7 +18,8 @@ from test_llm_planner import deps  # noqa: F401  (fixture: a tiny catalog in a r
 from marquee.service import Marquee
 from marquee.settings import Settings
 from marquee.streaming import turn_pieces
-from marquee.web import create_app, serve_in_thread
+from marquee.web import create_app
+from marquee.serving import serve_in_thread
 from tools.base import ToolDeps
 
 WRITTEN = "Here you go. Three feel-good comedies from the nineties, none of them with Adam Sandler, for a cosy night."

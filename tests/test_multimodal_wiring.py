@@ -272,7 +272,8 @@ def test_precomputed_vectors_get_their_own_collection_and_can_join_similarity(wo
 
 
 def test_the_http_api_takes_a_base64_picture_and_serves_folder_posters(marquee):
-    from marquee.web import create_app, serve_in_thread
+    from marquee.web import create_app
+    from marquee.serving import serve_in_thread
 
     settings = marquee.settings.model_copy(update={"site_keys": {"k": ["http://localhost:*"]},
                                                    "max_body_bytes": 2_000_000})

@@ -8,7 +8,8 @@ import pytest
 from marquee.errors import ConfigError
 from marquee.rate_limits import SharedRateLimiter, make_rate_limiter
 from marquee.security import RateLimiter
-from marquee.web import create_app, serve_in_thread
+from marquee.web import create_app
+from marquee.serving import serve_in_thread
 
 API = "/api/v1"
 

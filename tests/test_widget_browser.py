@@ -22,7 +22,8 @@ from sqlmodel import Session, select
 from marquee import db
 from marquee.service import Marquee
 from marquee.settings import REPO_ROOT, Settings
-from marquee.web import create_app, serve_in_thread
+from marquee.web import create_app
+from marquee.serving import serve_in_thread
 from retrieval.catalog import Catalog
 
 CHROMIUM = Path("/usr/bin/chromium")
