@@ -79,7 +79,6 @@ def serve(settings: Settings) -> None:
     if problem:
         raise ConfigError(problem)
     from marquee.startup import load_deps
-
     from marquee.workers import reuse_port_supported, run_workers
 
     load_deps(settings, progress=True)  # build the index once, before the workers open it

@@ -2,8 +2,9 @@
 embeddable widget at ``/widget.js`` and ``/healthz``.
 
 ``create_app(marquee, settings)`` adapts an open :class:`~marquee.service.Marquee` (nothing here
-decides anything about recommendations); ``marquee.serving.serve(settings)`` runs it with uvicorn. Every API
-failure is ``{"error": {"code", "message"}}`` with a stable code (``api_models.ErrorCode``).
+decides anything about recommendations); ``marquee.serving.serve(settings)`` runs it with
+uvicorn. Every API failure is ``{"error": {"code", "message"}}`` with a stable code
+(``api_models.ErrorCode``).
 """
 
 from __future__ import annotations
