@@ -96,13 +96,9 @@ def _requests(n: int, queries: int, seed: int):
 def _browse_order(catalog) -> tuple[list, Any]:
     """Items by popularity and their fact columns, timed with the "surprise me" order built beside
     them: what ``tools.retrieve.warm_up`` builds before a serving process's first request."""
-    from tools.filtering import FactColumns
-    from tools.retrieve import hidden_gem_order, popularity_order
+    from tools.retrieve import browse_orders
 
-    items = list(catalog)
-    facts = FactColumns.of(items)
-    order = popularity_order(items, facts)
-    hidden_gem_order(items, facts, order)
+    order, _surprise = browse_orders(list(catalog))
     return order.items, order.facts
 
 

@@ -176,16 +176,20 @@ def hidden_gem_order(items: list, facts: FactColumns, popular: BrowseOrder) -> B
     return BrowseOrder.taking(items, facts, np.lexsort((rank, gem)))
 
 
+def browse_orders(items: list) -> tuple[BrowseOrder, BrowseOrder]:
+    """The popularity and "surprise me" orders of ``items`` (sorted as arrays; the facts read from
+    the items once, then reordered)."""
+    facts = FactColumns.of(items)
+    popular = popularity_order(items, facts)
+    return popular, hidden_gem_order(items, facts, popular)
+
+
 def _browse_orders(deps: ToolDeps) -> tuple[BrowseOrder, BrowseOrder]:
-    """The popularity and "surprise me" orders, built once per catalog (sorted as arrays; the facts
-    read from the items once, then reordered) and kept in ``deps.extras``."""
+    """:func:`browse_orders` of the catalog, built once per catalog and kept in ``deps.extras``."""
     with deps.lock:
         cached = deps.extras.get("browse_orders")
         if cached is None or cached[0] is not deps.catalog:
-            items = list(deps.catalog)
-            facts = FactColumns.of(items)
-            popular = popularity_order(items, facts)
-            cached = deps.extras["browse_orders"] = (deps.catalog, popular, hidden_gem_order(items, facts, popular))
+            cached = deps.extras["browse_orders"] = (deps.catalog, *browse_orders(list(deps.catalog)))
     return cached[1], cached[2]
 
 
